@@ -1,0 +1,95 @@
+"""A stack of PyG convolutions with the options every baseline shares.
+
+One layer l (1-based) maps x -> x' as in Alon & Yahav's public code:
+
+    h = Act(Conv_l(x, E_l));  h = Dropout(h);  x' = x + h if residual else h;  x' = Norm(x')
+
+where E_l is the graph's edge_index, or with `khop` the pairs at shortest-path distance exactly
+l (`batch.hop_index[l - 1]`).
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+from torch_geometric.nn.resolver import activation_resolver
+
+from benchmarks.errors import require
+
+NORMS = {"none": nn.Identity, "layer": nn.LayerNorm, "batch": nn.BatchNorm1d}
+
+
+def make_activation(act: str | None) -> nn.Module:
+    """'none'/None -> identity; otherwise any activation PyG's resolver knows (relu, gelu, tanh...)."""
+    if act in (None, "none", "identity"):
+        return nn.Identity()
+    try:
+        return activation_resolver(act)
+    except ValueError as err:
+        raise ValueError(f"model.act: unknown activation {act!r}") from err
+
+
+def layer_edges(batch, layer: int, khop: bool) -> Tensor:
+    """The (sender, receiver) pairs layer `layer` (1-based) aggregates over: [2, E_l]."""
+    if not khop:
+        return batch.edge_index
+    hop_index = batch.hop_index
+    require(
+        layer <= len(hop_index),
+        "model.khop",
+        f"layer {layer} needs pairs at distance {layer}, the batch has {len(hop_index)} hop sets",
+    )
+    return hop_index[layer - 1]
+
+
+class ConvStack(nn.Module):
+    """Base class: subclasses implement `make_conv(dim) -> MessagePassing`.
+
+    Args:
+        dim: node width d (input and output).
+        num_layers: L.
+        residual: add the layer input to its output.
+        norm: none | layer | batch, applied after the residual.
+        act: activation name (none, relu, gelu, tanh, ...).
+        dropout: dropout probability after the activation.
+        khop: layer l aggregates over pairs at distance exactly l.
+        share_weights: one convolution for every layer.
+
+    Shapes: forward(x [N, d], batch) -> [N, d].
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_layers: int,
+        residual: bool = False,
+        norm: str = "none",
+        act: str = "relu",
+        dropout: float = 0.0,
+        khop: bool = False,
+        share_weights: bool = False,
+    ):
+        super().__init__()
+        require(isinstance(dim, int) and dim > 0, "model.dim", f"must be a positive integer, got {dim!r}")
+        require(isinstance(num_layers, int) and num_layers > 0, "model.num_layers", f"must be a positive integer, got {num_layers!r}")
+        require(norm in NORMS, "model.norm", f"must be one of {sorted(NORMS)}, got {norm!r}")
+        require(0.0 <= dropout < 1.0, "model.dropout", f"must be in [0, 1), got {dropout}")
+        self.num_layers, self.residual, self.khop = num_layers, residual, khop
+        convs = [self.make_conv(dim)] * num_layers if share_weights else [self.make_conv(dim) for _ in range(num_layers)]
+        self.convs = nn.ModuleList(convs)
+        self.norms = nn.ModuleList(NORMS[norm](dim) for _ in range(num_layers))
+        self.act = make_activation(act)
+        self.dropout = nn.Dropout(dropout)
+
+    def make_conv(self, dim: int) -> nn.Module:
+        raise NotImplementedError
+
+    def reset_parameters(self) -> None:
+        for module in [*self.convs, *self.norms]:
+            if hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+
+    def forward(self, x: Tensor, batch) -> Tensor:
+        for layer, (conv, norm) in enumerate(zip(self.convs, self.norms, strict=True), start=1):
+            h = self.dropout(self.act(conv(x, layer_edges(batch, layer, self.khop))))
+            x = norm(x + h if self.residual else h)
+        return x

@@ -1,0 +1,169 @@
+"""One job = one run: build, check, train, evaluate, measure, store, log.
+
+Everything that can reject the config (task and model construction, a forward pass on two
+graphs) happens before anything is written to the store, so bad input leaves no trace there.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+
+import torch
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from benchmarks.errors import ConfigError, require
+from benchmarks.run_logger import make_logger
+from benchmarks.store import RunDir, identity
+from benchmarks.tasks import Task
+from benchmarks.train import Network, fit
+
+SCHEDULERS, OPTIMIZERS, SELECTIONS = ("cosine", "plateau", "none"), ("adamw", "adam"), ("best_val", "best_train")
+
+
+def build(key: str, cfg: DictConfig, **kwargs):
+    """instantiate(cfg) with the cause of a failure as one ConfigError naming `key`."""
+    try:
+        return instantiate(cfg, **kwargs)
+    except InstantiationException as err:
+        cause = err.__cause__ or err
+        if isinstance(cause, ConfigError):
+            raise cause from None
+        raise ConfigError(f"{key}: {cause}") from None
+
+
+def check_train(cfg: DictConfig) -> None:
+    t = cfg.train
+    require(t.optimizer in OPTIMIZERS, "train.optimizer", f"must be one of {OPTIMIZERS}, got {t.optimizer!r}")
+    require(t.scheduler in SCHEDULERS, "train.scheduler", f"must be one of {SCHEDULERS}, got {t.scheduler!r}")
+    require(t.select in SELECTIONS, "train.select", f"must be one of {SELECTIONS}, got {t.select!r}")
+    for key in ("batch_size", "max_epochs", "passes_per_epoch", "patience"):
+        require(isinstance(t[key], int) and t[key] > 0, f"train.{key}", f"must be a positive integer, got {t[key]!r}")
+    require(t.lr > 0, "train.lr", f"must be positive, got {t.lr}")
+    require(t.grad_clip is None or t.grad_clip > 0, "train.grad_clip", f"must be positive or null, got {t.grad_clip}")
+    require(isinstance(cfg.seed, int), "seed", f"must be an integer, got {cfg.seed!r}")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"device: unknown device {name!r} (auto | cpu | cuda | cuda:N)") from None
+    require(device.type != "cuda" or torch.cuda.is_available(), "device", f"{name} requested but CUDA is not available")
+    return device
+
+
+def peak_memory_mb(device: torch.device) -> tuple[float, str]:
+    """Peak memory of this run: CUDA's max allocated bytes, or the process's max RSS on CPU."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20, "cuda_max_allocated"
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process_max_rss"
+
+
+def prepare(cfg: DictConfig):
+    """Check the config and build task, network and run directory; writes nothing."""
+    check_train(cfg)
+    device = resolve_device(cfg.device)
+    task: Task = build("task", cfg.task)
+    num_layers = cfg.model.num_layers or task.num_layers
+    torch.manual_seed(cfg.model_seed)
+    encoder, readout = task.make_encoder(cfg.model.dim), task.make_readout(cfg.model.dim)
+    model = build("model", cfg.model, dim=cfg.model.dim, num_layers=num_layers)
+    net = Network(encoder, model, readout).to(device)
+    return task, net, num_layers, device
+
+
+def run(cfg: DictConfig, model_name: str | None = None) -> dict:
+    """Run one job and return its result (the stored one if the run was already done)."""
+    task, net, num_layers, device = prepare(cfg)
+    model_name = model_name or type(net.model).__name__.lower()
+    run_dir = RunDir(cfg.results_dir, cfg.experiment_name, cfg)
+    if run_dir.done() and not cfg.overwrite:
+        result = run_dir.result()
+        print(f"skip: {run_dir.path} is done (overwrite=true re-runs it); {summary_line(result)}")
+        return result
+
+    data = task.generate(cfg.data_seed)
+    for graphs in data.values():
+        graphs.num_hops = num_layers
+    try:  # a user's model may only fail on real data: find out before writing anything
+        net.eval()
+        with torch.no_grad():
+            net(data["train"].batch(torch.arange(min(2, len(data["train"])))).to(device))
+    except ConfigError:
+        raise
+    except Exception as err:  # noqa: BLE001 - any failure here means a bad model/task pairing
+        raise ConfigError(f"model: forward pass failed on task {task.name}: {type(err).__name__}: {err}") from None
+
+    run_dir.start(overwrite=cfg.overwrite)
+    name = f"{task.name}-{model_name}-{run_dir.hash}"
+    logger = make_logger(cfg.logger, name, OmegaConf.to_container(cfg, resolve=True) | {"config_hash": run_dir.hash})
+    params = sum(p.numel() for p in net.parameters() if p.requires_grad)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    t0 = time.perf_counter()
+
+    def on_epoch(row: dict) -> None:
+        run_dir.append_history(row)
+        logger.log(row, step=row["epoch"])
+
+    progress = None if cfg.progress == "auto" else bool(cfg.progress)
+    out = fit(net, task, data, cfg.train, device, seed=cfg.model_seed, on_epoch=on_epoch,
+              checkpoint=run_dir.checkpoint, progress=progress)
+    selected = out.selection.row
+    score_key = f"{'test' if cfg.train.select == 'best_val' else 'train'}/{task.metric}"
+    memory, memory_kind = peak_memory_mb(device)
+    result = {
+        "experiment": cfg.experiment_name,
+        "config_hash": run_dir.hash,
+        "task": task.name,
+        **{f"size/{k}": v for k, v in task.size.items()},
+        "model": model_name,
+        "metric": task.metric,
+        "select": cfg.train.select,
+        "score_key": score_key,
+        "score": selected[score_key],
+        "selected_epoch": out.selection.epoch,
+        **{k: v for k, v in selected.items() if "/" in k},
+        "epochs": out.epochs,
+        "stopped": out.stopped,
+        "params": params,
+        "num_layers": num_layers,
+        "wall_time_s": time.perf_counter() - t0,
+        "train_time_s": out.history[-1]["time_s"],
+        "peak_memory_mb": memory,
+        "memory_measure": memory_kind,
+        "device": str(device),
+        "seed": cfg.seed,
+        "data_seed": cfg.data_seed,
+        "model_seed": cfg.model_seed,
+        "config": identity(cfg),
+    }
+    run_dir.finish(result)
+    logger.summary({k: v for k, v in result.items() if k != "config"})
+    logger.finish()
+    print(summary_line(result) + f"  -> {run_dir.path}")
+    return result
+
+
+def summary_line(result: dict) -> str:
+    sizes = " ".join(f"{k[5:]}={v}" for k, v in result.items() if k.startswith("size/"))
+    return (
+        f"{result['task']} ({sizes}) {result['model']}: {result['score_key']}={result['score']:.4f} "
+        f"at epoch {result['selected_epoch']}/{result['epochs']}, {result['params']:,} params, "
+        f"{result['wall_time_s']:.1f}s"
+    )
+
+
+def main(cfg: DictConfig, model_name: str | None = None) -> dict:
+    """`run` with bad input reported as one line on stderr and exit status 2."""
+    try:
+        return run(cfg, model_name)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
