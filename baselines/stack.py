@@ -13,7 +13,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch_geometric.nn.resolver import activation_resolver
 
-from benchmarks.errors import require
+from benchmarks.errors import ConfigError, require
 
 NORMS = {"none": nn.Identity, "layer": nn.LayerNorm, "batch": nn.BatchNorm1d}
 
@@ -24,8 +24,8 @@ def make_activation(act: str | None) -> nn.Module:
         return nn.Identity()
     try:
         return activation_resolver(act)
-    except ValueError as err:
-        raise ValueError(f"model.act: unknown activation {act!r}") from err
+    except ValueError:
+        raise ConfigError(f"model.act: unknown activation {act!r}") from None
 
 
 def layer_edges(batch, layer: int, khop: bool) -> Tensor:

@@ -10,6 +10,8 @@ import os
 
 from omegaconf import DictConfig
 
+from benchmarks.errors import require
+
 
 class NullLogger:
     def log(self, row: dict, step: int) -> None: ...
@@ -28,8 +30,6 @@ class WandbLogger(NullLogger):
         import wandb
 
         self.wandb = wandb
-        if cfg.mode not in ("offline", "online", "disabled"):
-            raise ValueError(f"logger.mode: must be offline, online or disabled, got {cfg.mode!r}")
         os.makedirs(cfg.dir, exist_ok=True)
         self.run = wandb.init(
             project=cfg.project,
@@ -60,9 +60,17 @@ class WandbLogger(NullLogger):
         self.run.finish()
 
 
-def make_logger(cfg: DictConfig, name: str, config: dict) -> NullLogger:
-    if cfg.name == "none" or cfg.get("mode") == "disabled":
-        return NullLogger()
+MODES = ("offline", "online", "disabled")
+
+
+def check_logger(cfg: DictConfig) -> None:
+    require(cfg.name in ("wandb", "none"), "logger.name", f"must be wandb or none, got {cfg.name!r}")
     if cfg.name == "wandb":
-        return WandbLogger(cfg, name, config)
-    raise ValueError(f"logger: unknown logger {cfg.name!r} (wandb | none)")
+        require(cfg.mode in MODES, "logger.mode", f"must be one of {MODES}, got {cfg.mode!r}")
+
+
+def make_logger(cfg: DictConfig, name: str, config: dict) -> NullLogger:
+    check_logger(cfg)
+    if cfg.name == "none" or cfg.mode == "disabled":
+        return NullLogger()
+    return WandbLogger(cfg, name, config)

@@ -16,7 +16,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from benchmarks.errors import ConfigError, require
-from benchmarks.run_logger import make_logger
+from benchmarks.run_logger import check_logger, make_logger
 from benchmarks.store import RunDir, identity
 from benchmarks.tasks import Task
 from benchmarks.train import Network, fit
@@ -68,6 +68,7 @@ def peak_memory_mb(device: torch.device) -> tuple[float, str]:
 def prepare(cfg: DictConfig):
     """Check the config and build task, network and run directory; writes nothing."""
     check_train(cfg)
+    check_logger(cfg.logger)
     device = resolve_device(cfg.device)
     task: Task = build("task", cfg.task)
     num_layers = cfg.model.num_layers or task.num_layers

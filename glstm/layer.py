@@ -1,0 +1,189 @@
+r"""One gLSTM message-passing layer (Blayney et al., "gLSTM: Mitigating Over-Squashing by Increasing
+Storage Capacity", ICLR 2026; SPEC.md section 3)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.utils import scatter
+
+from glstm.memory import Memory
+from glstm.sparse import Adjacency, spmm
+
+INPUT_NORMS = ("none", "layer", "rms", "batch")
+HIDDEN_NORMS = ("group", "none")
+ACTIVATIONS = {
+    "none": nn.Identity,
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "elu": nn.ELU,
+    "tanh": nn.Tanh,
+    "leaky_relu": nn.LeakyReLU,
+}
+INPUT_GATES = ("ego", "neighbour", "edge")
+
+
+def _input_norm(kind: str, dim: int) -> nn.Module:
+    if kind == "none":
+        return nn.Identity()
+    return {"layer": nn.LayerNorm, "rms": nn.RMSNorm, "batch": nn.BatchNorm1d}[kind](dim)
+
+
+class GLSTMLayer(nn.Module):
+    r"""One gLSTM layer: every node writes key -> value pairs of its neighbourhood into a matrix
+    memory (an xLSTM "mLSTM" cell whose time axis is the layer index) and reads it with a query.
+
+    For every node u, with x the layer input and N(u) this layer's neighbourhood (incoming edges or,
+    with k-hop aggregation, the nodes at distance exactly l, plus one self-loop):
+
+    .. math::
+        \hat x &= \mathrm{Dropout}(\mathrm{InputNorm}(x)) \\
+        k_v &= W_k \hat x_v / \sqrt{d_k},\quad v_v = W_v \hat x_v,\quad
+        \tilde f_v = W_f \hat x_v,\quad \tilde o_v = W_o \hat x_v,\quad
+        \tilde i_v = W_i \hat x_v \ \ (\tilde i_{vu} = W_i [\hat x_v; \hat x_u]\ \text{for edge}) \\
+        m_u &= \max(\tilde f_u + m_u^{prev},\ \max_{v \in N(u)} \tilde i_{vu}) \\
+        i_{vu} &= \exp(\tilde i_v - m_v)\ \text{(ego)},\quad \exp(\tilde i_v - m_u)\
+                  \text{(neighbour)},\quad \exp(\tilde i_{vu} - m_u)\ \text{(edge)} \\
+        f_u &= \exp(\tilde f_u - m_u + m_u^{prev}),\quad o_u = \sigma(\tilde o_u) \\
+        C_u &= f_u C_u^{prev} + \sum_{v \in N(u)} i_{vu} v_v k_v^\top,\quad
+        n_u = f_u n_u^{prev} + \sum_{v \in N(u)} i_{vu} k_v \\
+        q_u &= W_q [\hat x_u; \textstyle\sum_{v \in N(u), v \ne u} \hat x_v] \\
+        h_u &= o_u \odot \frac{C_u q_u}{\max(n_u \cdot q_u, 1)}\ \text{(per head)},\quad
+        x'_u = x_u + \mathrm{Act}(W_{out}\, \mathrm{Dropout}(\mathrm{GroupNorm}_H(h_u)))
+
+    Shapes per node: k, q ``[H, d_k]``; v ``[H, d_v]``; gates ``[H]``; o ``[H * d_v]``;
+    C ``[H, d_v, d_k]``; n ``[H, d_k]``; m ``[H]``. All linear maps have biases. Every exponent is
+    <= 0 (m_u bounds f~_u + m_u^prev and every i~ aggregated at u, and u is in its own N(u)), so no
+    gate overflows. The memory itself (C, n, m) lives in a :class:`~glstm.memory.Memory` passed in
+    by the block, which computes the write and the read in the recurrent or the parallel form.
+
+    Quirks of the public code are defaults, each behind an option: the ego input gate is
+    stabilised by the *sender's* own m_v (``input_gate="neighbour"`` is the same gate stabilised by
+    the receiver's m_u); n starts at ones (``n_init`` in :class:`~glstm.GLSTM`); n . q is clamped
+    from below without an absolute value (``normaliser_abs``).
+
+    Args:
+        dim (int): node width d (input and output).
+        heads (int): H.
+        memory_dim (int): key/query size per head d_k.
+        value_dim (int): value size per head d_v.
+        input_gate (str): ``"ego"``, ``"neighbour"`` or ``"edge"``.
+        forget_gate (bool): use the forget gate (``False``: f = 1).
+        input_gating (bool): use the input gate (``False``: i = 1; m is still computed).
+        output_gate (bool): use the output gate (``False``: o = 1).
+        normaliser_abs (bool): read with max(|n . q|, 1) instead of max(n . q, 1).
+        input_norm (str): ``"none"``, ``"layer"``, ``"rms"`` or ``"batch"``.
+        hidden_norm (str): ``"group"`` (GroupNorm with H groups on h) or ``"none"``.
+        act (str): activation after the output projection (a key of ``ACTIVATIONS``).
+        dropout (float): dropout on x^ and on the normalised h.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        heads: int,
+        memory_dim: int,
+        value_dim: int,
+        *,
+        input_gate: str = "ego",
+        forget_gate: bool = True,
+        input_gating: bool = True,
+        output_gate: bool = True,
+        normaliser_abs: bool = False,
+        input_norm: str = "none",
+        hidden_norm: str = "group",
+        act: str = "none",
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        self.dim, self.heads, self.key_dim, self.value_dim = dim, heads, memory_dim, value_dim
+        self.input_gate, self.forget_gate, self.input_gating = input_gate, forget_gate, input_gating
+        self.output_gate, self.normaliser_abs = output_gate, normaliser_abs
+        h, dk, dv = heads, memory_dim, value_dim
+        # W_k, W_v, W_f, W_o (and W_i for the per-sender gates) stacked into one matrix
+        self.node_sizes = [h * dk, h * dv, h, h * dv] + ([h] if input_gate != "edge" else [])
+        self.lin_node = nn.Linear(dim, sum(self.node_sizes))
+        self.lin_edge_gate = nn.Linear(2 * dim, h) if input_gate == "edge" else None
+        self.lin_q = nn.Linear(2 * dim, h * dk)
+        self.lin_out = nn.Linear(h * dv, dim)
+        self.input_norm = _input_norm(input_norm, dim)
+        self.hidden_norm = nn.GroupNorm(h, h * dv) if hidden_norm == "group" else nn.Identity()
+        self.act = ACTIVATIONS[act]()
+        self.dropout = nn.Dropout(dropout)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        for module in self.modules():
+            if module is not self and hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+
+    def forward(self, x: Tensor, adj: Adjacency, memory: Memory) -> Tensor:
+        """
+        Args:
+            x (Tensor): node states ``[N, d]``.
+            adj (Adjacency): this layer's neighbourhoods (with one self-loop per node).
+            memory (Memory): the block's memory; updated in place.
+
+        Returns:
+            Tensor ``[N, d]``: x + the layer's output.
+        """
+        n, h, dk, dv = x.shape[0], self.heads, self.key_dim, self.value_dim
+        xh = self.dropout(self.input_norm(x))  # [N, d]
+
+        def heads_first(t: Tensor, width: int) -> Tensor:  # [N, H * width] -> [H, N, width]
+            return t.view(n, h, width).transpose(0, 1)
+
+        parts = self.lin_node(xh).split(self.node_sizes, dim=-1)
+        k = heads_first(parts[0], dk) / math.sqrt(dk)
+        v = heads_first(parts[1], dv)
+        f_pre = parts[2].t()  # [H, N]
+        o_pre = parts[3]  # [N, H * d_v]
+
+        # input-gate pre-activations per entry (u, v) of N(u): [H, nnz]
+        if self.input_gate == "edge":
+            w = self.lin_edge_gate.weight
+            from_sender = F.linear(xh, w[:, : self.dim]).t()
+            from_receiver = F.linear(xh, w[:, self.dim :], self.lin_edge_gate.bias).t()
+            i_entry = from_sender[:, adj.col] + from_receiver[:, adj.row]
+        else:
+            i_node = parts[4].t()  # [H, N]
+            i_entry = i_node[:, adj.col]
+
+        m_prev = memory.m
+        i_max = scatter(i_entry, adj.row, dim=1, dim_size=n, reduce="max")
+        m = torch.maximum(f_pre + m_prev, i_max)  # [H, N]
+        memory.m = m
+
+        node_gate = entry_gate = None
+        if self.input_gating:
+            if self.input_gate == "ego":
+                node_gate = torch.exp(i_node - m)  # the sender's own m_v (public code)
+            else:
+                entry_gate = torch.exp(i_entry - m[:, adj.row])
+        log_f = f_pre - m + m_prev if self.forget_gate else None
+
+        # query from the node and the sum of its neighbours without the self-loop
+        neighbour_sum = spmm(None, xh[None], adj)[0] - xh
+        q = heads_first(self.lin_q(torch.cat([xh, neighbour_sum], dim=-1)), dk)
+
+        num, den = memory.step(adj, k, v, log_f, node_gate, entry_gate, q)
+        if self.normaliser_abs:
+            den = den.abs()
+        hidden = num / den.clamp(min=1.0)[..., None]  # [H, N, d_v]
+        hidden = hidden.transpose(0, 1).reshape(n, h * dv)
+        if self.output_gate:
+            hidden = torch.sigmoid(o_pre) * hidden
+        out = self.dropout(self.hidden_norm(hidden))
+        return x + self.act(self.lin_out(out))
+
+    def extra_repr(self) -> str:
+        return (
+            f"heads={self.heads}, memory_dim={self.key_dim}, value_dim={self.value_dim}, "
+            f"input_gate={self.input_gate!r}, forget_gate={self.forget_gate}, "
+            f"input_gating={self.input_gating}, output_gate={self.output_gate}, "
+            f"normaliser_abs={self.normaliser_abs}"
+        )

@@ -1,0 +1,196 @@
+"""gLSTM: the model the runner instantiates (``conf/model/glstm.yaml``)."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from glstm.block import GLSTMBlock
+from glstm.layer import ACTIVATIONS, HIDDEN_NORMS, INPUT_GATES, INPUT_NORMS
+from glstm.memory import Memory, ParallelMemory, RecurrentMemory, form_costs
+from glstm.neighbourhoods import layer_neighbourhoods
+
+FORMS = ("auto", "recurrent", "parallel")
+N_INITS = ("ones", "zeros")
+
+
+def _check_choice(key: str, value, choices) -> None:
+    if value not in choices:
+        raise ValueError(f"{key} must be one of {list(choices)}, got {value!r}")
+
+
+def _check_positive_int(key: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{key} must be a positive integer, got {value!r}")
+
+
+def _check_bool(key: str, value) -> None:
+    if not isinstance(value, bool):
+        raise ValueError(f"{key} must be true or false, got {value!r}")
+
+
+class GLSTM(nn.Module):
+    r"""gLSTM (Blayney, Arroyo, Dong & Bronstein, ICLR 2026): a message-passing network whose nodes
+    carry an xLSTM matrix memory, maps node states ``[N, d] -> [N, d]``.
+
+    ``num_blocks`` blocks run in sequence; each block is L :class:`~glstm.layer.GLSTMLayer` (see there
+    for the update rule) on a fresh memory C = 0, n = 1 (``n_init="ones"``), m = 0. The memory is
+    computed in one of two equivalent forms (:mod:`glstm.memory`): ``recurrent`` carries
+    C ``[N, H, d_v, d_k]``; ``parallel`` unrolls it into attention-like sums and never builds a
+    d_v x d_k matrix. ``auto`` picks the one with fewer multiply-adds for the batch at hand
+    (:func:`~glstm.memory.form_costs`). The public code's quirks are the defaults:
+    ``input_gate="ego"`` (gate stabilised by the sender's own m), ``n_init="ones"``,
+    ``normaliser_abs=False``.
+
+    Args:
+        dim (int): node width d.
+        num_layers (int): layers per block L (the runner sets it from the task).
+        heads (int): H. (default: 4)
+        memory_dim (int): key/query size per head d_k. (default: 16)
+        value_dim (int, optional): value size per head d_v. (default: ``memory_dim``)
+        num_blocks (int): blocks in sequence. (default: 1)
+        share_weights (bool): share layer weights across the layers of a block. (default: False)
+        khop (bool): layer l aggregates the pairs at distance exactly l (``batch.hop_index``)
+            instead of the graph's edges. (default: False)
+        input_norm (str): ``none`` | ``layer`` | ``rms`` | ``batch``. (default: none)
+        hidden_norm (str): ``group`` (GroupNorm, H groups) | ``none``. (default: group)
+        act (str): activation after each layer's output projection. (default: none)
+        dropout (float): dropout on each layer's normalised input and hidden read. (default: 0)
+        input_gate (str): ``ego`` | ``neighbour`` | ``edge``. (default: ego)
+        forget_gate (bool): use the forget gate (off: f = 1). (default: True)
+        input_gating (bool): use the input gate (off: i = 1). (default: True)
+        output_gate (bool): use the output gate (off: o = 1). (default: True)
+        n_init (str): initial normaliser, ``ones`` (public code) | ``zeros``. (default: ones)
+        normaliser_abs (bool): read with max(|n . q|, 1); the public code has max(n . q, 1).
+            (default: False)
+        form (str): ``auto`` | ``recurrent`` | ``parallel``. (default: auto)
+
+    Shapes:
+        - **input:** x ``[N, d]``; batch with ``edge_index`` ``[2, E]`` (sender, receiver),
+          ``num_nodes``, and ``hop_index`` (list of ``[2, E_l]``) when ``khop``.
+        - **output:** ``[N, d]``.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_layers: int,
+        *,
+        heads: int = 4,
+        memory_dim: int = 16,
+        value_dim: int | None = None,
+        num_blocks: int = 1,
+        share_weights: bool = False,
+        khop: bool = False,
+        input_norm: str = "none",
+        hidden_norm: str = "group",
+        act: str = "none",
+        dropout: float = 0.0,
+        input_gate: str = "ego",
+        forget_gate: bool = True,
+        input_gating: bool = True,
+        output_gate: bool = True,
+        n_init: str = "ones",
+        normaliser_abs: bool = False,
+        form: str = "auto",
+    ):
+        super().__init__()
+        if num_layers is None:
+            raise ValueError("num_layers must be set (the runner fills it from the task)")
+        value_dim = memory_dim if value_dim is None else value_dim
+        for key, value in [
+            ("dim", dim),
+            ("num_layers", num_layers),
+            ("heads", heads),
+            ("memory_dim", memory_dim),
+            ("value_dim", value_dim),
+            ("num_blocks", num_blocks),
+        ]:
+            _check_positive_int(key, value)
+        for key, value in [
+            ("share_weights", share_weights),
+            ("khop", khop),
+            ("forget_gate", forget_gate),
+            ("input_gating", input_gating),
+            ("output_gate", output_gate),
+            ("normaliser_abs", normaliser_abs),
+        ]:
+            _check_bool(key, value)
+        _check_choice("input_norm", input_norm, INPUT_NORMS)
+        _check_choice("hidden_norm", hidden_norm, HIDDEN_NORMS)
+        _check_choice("act", act, ACTIVATIONS)
+        _check_choice("input_gate", input_gate, INPUT_GATES)
+        _check_choice("n_init", n_init, N_INITS)
+        _check_choice("form", form, FORMS)
+        if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+
+        self.dim, self.num_layers, self.num_blocks, self.khop = dim, num_layers, num_blocks, khop
+        self.heads, self.memory_dim, self.value_dim = heads, memory_dim, value_dim
+        self.input_gate, self.n_init, self.form = input_gate, n_init, form
+        self.blocks = nn.ModuleList(
+            GLSTMBlock(
+                num_layers,
+                share_weights,
+                dim=dim,
+                heads=heads,
+                memory_dim=memory_dim,
+                value_dim=value_dim,
+                input_gate=input_gate,
+                forget_gate=forget_gate,
+                input_gating=input_gating,
+                output_gate=output_gate,
+                normaliser_abs=normaliser_abs,
+                input_norm=input_norm,
+                hidden_norm=hidden_norm,
+                act=act,
+                dropout=float(dropout),
+            )
+            for _ in range(num_blocks)
+        )
+
+    def reset_parameters(self):
+        for block in self.blocks:
+            block.reset_parameters()
+
+    def choose_form(self, neighbourhoods, num_nodes: int) -> str:
+        """``recurrent`` or ``parallel``: ``self.form``, or for ``auto`` the cheaper one."""
+        if self.form != "auto":
+            return self.form
+        costs = form_costs(
+            [adj.nnz for adj in neighbourhoods],
+            num_nodes,
+            self.heads,
+            self.memory_dim,
+            self.value_dim,
+            entry_gate=self.input_gate != "ego",
+        )
+        return min(costs, key=lambda form: (costs[form], form))
+
+    def memory_class(self, form: str) -> type[Memory]:
+        """The memory implementation of a form (a hook for the speed benchmark's reference)."""
+        return {"recurrent": RecurrentMemory, "parallel": ParallelMemory}[form]
+
+    def forward_with_memory(self, x: Tensor, batch) -> tuple[Tensor, list[Memory]]:
+        """:meth:`forward`, also returning each block's final memory (see ``Memory.state``)."""
+        num_nodes = x.shape[0]
+        neighbourhoods = layer_neighbourhoods(batch, self.num_layers, self.khop)
+        memory_cls = self.memory_class(self.choose_form(neighbourhoods, num_nodes))
+        memories = []
+        for block in self.blocks:
+            memory = memory_cls(
+                num_nodes, self.heads, self.memory_dim, self.value_dim, self.n_init, like=x
+            )
+            x = block(x, neighbourhoods, memory)
+            memories.append(memory)
+        return x, memories
+
+    def forward(self, x: Tensor, batch) -> Tensor:
+        """
+        Args:
+            x (Tensor): encoded node states ``[N, d]``.
+            batch: the PyG batch (``edge_index``, ``num_nodes``; ``hop_index`` with ``khop``).
+
+        Returns:
+            Tensor ``[N, d]``.
+        """
+        return self.forward_with_memory(x, batch)[0]

@@ -1,0 +1,356 @@
+"""gLSTM: both forms agree, closed-form recall, equivariance, locality, stability, shapes, config."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import shortest_path
+from torch_geometric.data import Batch
+
+from glstm import GLSTM, Adjacency
+from glstm.memory import form_costs
+from glstm.sparse import sddmm, spmm
+
+CONF_MODEL = Path(__file__).resolve().parents[1] / "conf" / "model"
+
+
+# -- graphs -----------------------------------------------------------------------------------------
+def hop_sets(edge_index: torch.Tensor, num_nodes: int, max_hops: int) -> list[torch.Tensor]:
+    """(sender, receiver) pairs at directed shortest-path distance exactly l, l = 1..max_hops."""
+    src, dst = edge_index.numpy()
+    adj = csr_matrix((np.ones(len(src)), (src, dst)), shape=(num_nodes, num_nodes))
+    dist = shortest_path(adj, unweighted=True)  # dist[v, u]: path v -> u along the edges
+    return [torch.from_numpy(np.argwhere(dist == l).T.copy()).long() for l in range(1, max_hops + 1)]
+
+
+def make_batch(graphs: list[torch.Tensor], sizes: list[int], dim: int, max_hops: int = 3) -> Batch:
+    """A batch of graphs given as edge_index tensors, with hop_index and random features."""
+    offsets = np.cumsum([0] + sizes)
+    edge_index = torch.cat([e + int(o) for e, o in zip(graphs, offsets)], dim=1)
+    hops = [hop_sets(e, n, max_hops) for e, n in zip(graphs, sizes)]
+    hop_index = [
+        torch.cat([h[l] + int(o) for h, o in zip(hops, offsets)], dim=1) for l in range(max_hops)
+    ]
+    batch = Batch(
+        x=torch.randn(int(offsets[-1]), dim),
+        edge_index=edge_index,
+        batch=torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes)),
+        ptr=torch.from_numpy(offsets).long(),
+    )
+    batch.hop_index = hop_index
+    return batch
+
+
+def random_graph(num_nodes: int, num_edges: int, gen: torch.Generator) -> torch.Tensor:
+    return torch.randint(0, num_nodes, (2, num_edges), generator=gen)
+
+
+def nar_graph(num_keys: int) -> torch.Tensor:
+    """Hub 0, relay 1, query 2, keys 3..N+2; hub-keys, hub-relay, relay-query, both directions."""
+    keys = torch.arange(3, num_keys + 3)
+    pairs = torch.cat([torch.stack([torch.zeros_like(keys), keys]), torch.tensor([[0, 1], [1, 2]]).T], 1)
+    return torch.cat([pairs, pairs.flip(0)], dim=1)
+
+
+def tree_graph(depth: int) -> torch.Tensor:
+    """Complete binary tree, edges child -> parent, plus a self-loop on every node."""
+    n = 2 ** (depth + 1) - 1
+    child = torch.arange(1, n)
+    loops = torch.arange(n)
+    return torch.cat([torch.stack([child, (child - 1) // 2]), torch.stack([loops, loops])], dim=1)
+
+
+def graph_case(name: str, dim: int, seed: int = 0) -> Batch:
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    if name == "random":
+        sizes = [9, 6]
+        return make_batch([random_graph(n, 2 * n, gen) for n in sizes], sizes, dim)
+    if name == "nar":
+        return make_batch([nar_graph(4), nar_graph(4)], [7, 7], dim)
+    if name == "tree":
+        return make_batch([tree_graph(2)], [7], dim)
+    raise ValueError(name)
+
+
+VARIANTS = {
+    "ego": {},
+    "neighbour": {"input_gate": "neighbour"},
+    "edge": {"input_gate": "edge"},
+    "no_forget": {"forget_gate": False},
+    "no_input": {"input_gating": False},
+    "no_output": {"output_gate": False},
+    "edge_no_input": {"input_gate": "edge", "input_gating": False},
+    "clean": {"input_gate": "neighbour", "n_init": "zeros", "normaliser_abs": True},
+}
+
+
+def twin_models(dim: int, num_layers: int, **kwargs) -> tuple[GLSTM, GLSTM]:
+    torch.manual_seed(1)
+    recurrent = GLSTM(dim, num_layers, form="recurrent", **kwargs)
+    parallel = copy.deepcopy(recurrent)
+    parallel.form = "parallel"
+    return recurrent, parallel
+
+
+def run(model: GLSTM, x: torch.Tensor, batch: Batch, probe: torch.Tensor):
+    x = x.clone().requires_grad_(True)
+    out = model(x, batch)
+    (out * probe).sum().backward()
+    grads = {name: p.grad.clone() for name, p in model.named_parameters()}
+    return out.detach(), x.grad, grads
+
+
+def assert_close(a, b, what: str):
+    torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4, msg=lambda m: f"{what}: {m}")
+
+
+# -- the two forms agree ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "graph, khop, variant, blocks, shared",
+    list(itertools.product(["random", "nar", "tree"], [False, True], VARIANTS, [1, 2], [False, True])),
+)
+def test_recurrent_and_parallel_agree(graph, khop, variant, blocks, shared):
+    dim = 8
+    batch = graph_case(graph, dim)
+    recurrent, parallel = twin_models(
+        dim, 3, heads=2, memory_dim=4, value_dim=3, num_blocks=blocks, share_weights=shared,
+        khop=khop, **VARIANTS[variant],
+    )
+    probe = torch.randn(batch.num_nodes, dim) / batch.num_nodes
+    out_r, gx_r, grads_r = run(recurrent, batch.x, batch, probe)
+    out_p, gx_p, grads_p = run(parallel, batch.x, batch, probe)
+    assert torch.isfinite(out_r).all()
+    assert_close(out_p, out_r, "output")
+    assert_close(gx_p, gx_r, "input gradient")
+    for name in grads_r:
+        assert_close(grads_p[name], grads_r[name], f"gradient of {name}")
+
+
+@pytest.mark.parametrize("input_norm", ["layer", "rms", "batch"])
+@pytest.mark.parametrize("act", ["gelu", "relu"])
+def test_forms_agree_with_norms_and_activation(input_norm, act):
+    batch = graph_case("random", 8, seed=3)
+    recurrent, parallel = twin_models(8, 2, heads=2, memory_dim=4, input_norm=input_norm, act=act)
+    probe = torch.randn(batch.num_nodes, 8) / batch.num_nodes
+    out_r, gx_r, _ = run(recurrent, batch.x, batch, probe)
+    out_p, gx_p, _ = run(parallel, batch.x, batch, probe)
+    assert_close(out_p, out_r, "output")
+    assert_close(gx_p, gx_r, "input gradient")
+
+
+@pytest.mark.parametrize("variant", ["ego", "edge", "clean", "no_forget"])
+def test_memory_states_agree(variant):
+    """The parallel form's memory, materialised, is the recurrent form's C, n and m."""
+    batch = graph_case("nar", 8)
+    recurrent, parallel = twin_models(8, 2, heads=2, memory_dim=4, value_dim=3, **VARIANTS[variant])
+    with torch.no_grad():
+        _, (mem_r,) = recurrent.forward_with_memory(batch.x, batch)
+        _, (mem_p,) = parallel.forward_with_memory(batch.x, batch)
+    for a, b, name in zip(mem_r.state(), mem_p.state(), "Cnm"):
+        assert_close(b, a, name)
+
+
+# -- closed form ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("form", ["recurrent", "parallel"])
+def test_associative_recall_closed_form(form):
+    """Hub 0 and key node 1, gates off, orthogonal keys: the hub reads back the key node's value.
+
+    Width 4 = [key one-hot (2) | value (2)]. k = key one-hot, v = value, q_u = key one-hot of the
+    sum of u's neighbours. Hub: C = v_1 e_1^T + v_0 e_2^T, n = e_1 + e_2 (n_init zeros), q = e_1, so
+    C q / max(n . q, 1) = v_1 exactly, and the output projection adds it to the value half.
+    """
+    model = GLSTM(
+        4, 1, heads=1, memory_dim=2, hidden_norm="none", forget_gate=False, input_gating=False,
+        output_gate=False, n_init="zeros", form=form,
+    )
+    layer = model.blocks[0].layers[0]
+    eye = torch.eye(4)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        w = layer.lin_node.weight  # rows: W_k (2), W_v (2), W_f (1), W_o (2), W_i (1)
+        w[0:2] = eye[0:2] * 2**0.5  # k = W_k x / sqrt(d_k) = key one-hot
+        w[2:4] = eye[2:4]  # v = value
+        layer.lin_q.weight[:, 4:6] = torch.eye(2)  # q = key part of the neighbour sum
+        layer.lin_out.weight[2:4] = torch.eye(2)  # h -> value half
+    hub, key = torch.tensor([0.0, 1.0, 0.0, 0.0]), torch.tensor([1.0, 0.0, 0.7, -1.3])
+    x = torch.stack([hub, key])
+    batch = Batch(
+        x=x, edge_index=torch.tensor([[1, 0], [0, 1]]), batch=torch.zeros(2, dtype=torch.long),
+        ptr=torch.tensor([0, 2]),
+    )
+    out, (memory,) = model.forward_with_memory(x, batch)
+    assert torch.equal(out[0], hub + torch.tensor([0.0, 0.0, 0.7, -1.3]))
+    c, n, _ = memory.state()
+    assert torch.equal(c[0, 0], torch.tensor([[0.7, 0.0], [-1.3, 0.0]]))  # v_1 e_1^T
+    assert torch.equal(n[0, 0], torch.ones(2))
+
+
+# -- symmetry and locality --------------------------------------------------------------------------
+@pytest.mark.parametrize("form", ["recurrent", "parallel"])
+@pytest.mark.parametrize("khop", [False, True])
+@pytest.mark.parametrize("input_gate", ["ego", "edge"])
+def test_permutation_equivariance(form, khop, input_gate):
+    batch = graph_case("random", 8, seed=5)
+    n = batch.num_nodes
+    model = GLSTM(8, 3, heads=2, memory_dim=4, khop=khop, input_gate=input_gate, form=form)
+    perm = torch.randperm(n)  # new node i is old node perm[i]
+    inverse = torch.empty_like(perm)
+    inverse[perm] = torch.arange(n)
+    permuted = Batch(x=batch.x[perm], edge_index=inverse[batch.edge_index], batch=batch.batch)
+    permuted.hop_index = [inverse[h] for h in batch.hop_index]
+    with torch.no_grad():
+        out = model(batch.x, batch)
+        out_permuted = model(batch.x[perm], permuted)
+    assert_close(out_permuted, out[perm], "permuted output")
+
+
+@pytest.mark.parametrize("form", ["recurrent", "parallel"])
+@pytest.mark.parametrize("num_layers", [1, 2, 3])
+def test_no_dependence_beyond_num_layers(form, num_layers):
+    """d out_u / d x_v is zero exactly when v is more than L hops from u (along the edges)."""
+    gen = torch.Generator().manual_seed(7)
+    n = 14
+    edge_index = random_graph(n, 18, gen)
+    batch = make_batch([edge_index], [n], 8, max_hops=n)
+    dist = shortest_path(
+        csr_matrix((np.ones(edge_index.shape[1]), tuple(edge_index.numpy())), shape=(n, n)),
+        unweighted=True,
+    )
+    model = GLSTM(8, num_layers, heads=2, memory_dim=4, form=form)
+    for u in range(n):
+        x = batch.x.clone().requires_grad_(True)
+        model(x, batch)[u].sum().backward()
+        reaches = x.grad.abs().sum(-1) > 0
+        within = torch.from_numpy(dist[:, u] <= num_layers)
+        assert torch.equal(reaches, within), f"node {u}"
+
+
+# -- numerical safety and shapes --------------------------------------------------------------------
+@pytest.mark.parametrize("variant", ["ego", "neighbour", "edge", "no_forget", "clean"])
+@pytest.mark.parametrize("scale", [100.0, 1e4])
+def test_large_preactivations_are_stable(variant, scale):
+    batch = graph_case("nar", 8)
+    recurrent, parallel = twin_models(8, 3, heads=2, memory_dim=4, **VARIANTS[variant])
+    x = batch.x * scale
+    probe = torch.randn(batch.num_nodes, 8)
+    results = [run(model, x, batch, probe) for model in (recurrent, parallel)]
+    for out, gx, grads in results:
+        assert torch.isfinite(out).all() and torch.isfinite(gx).all()
+        assert all(torch.isfinite(g).all() for g in grads.values())
+    (out_r, gx_r, _), (out_p, gx_p, _) = results
+    torch.testing.assert_close(out_p / scale, out_r / scale, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("form", ["recurrent", "parallel"])
+def test_state_shapes(form):
+    batch = graph_case("random", 8)
+    model = GLSTM(8, 2, heads=3, memory_dim=5, value_dim=2, num_blocks=2, form=form)
+    out, memories = model.forward_with_memory(batch.x, batch)
+    n = batch.num_nodes
+    assert out.shape == (n, 8) and len(memories) == 2
+    c, nrm, m = memories[-1].state()
+    assert c.shape == (n, 3, 2, 5) and nrm.shape == (n, 3, 5) and m.shape == (n, 3)
+
+
+def test_exactly_one_self_loop_per_node():
+    edge_index = torch.tensor([[0, 1, 1, 2, 2, 2], [1, 1, 0, 2, 2, 0]])
+    adj = Adjacency.with_self_loops(edge_index, 4)
+    pairs = sorted(zip(adj.row.tolist(), adj.col.tolist()))
+    assert pairs == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (2, 2), (3, 3)]
+    sorted_input = edge_index[:, edge_index[1].argsort()]
+    adj_sorted = Adjacency.with_self_loops(sorted_input, 4)
+    assert sorted(zip(adj_sorted.row.tolist(), adj_sorted.col.tolist())) == pairs
+    assert bool((adj_sorted.row[1:] >= adj_sorted.row[:-1]).all())
+
+
+def test_sparse_products_gradcheck():
+    gen = torch.Generator().manual_seed(0)
+    adj = Adjacency.with_self_loops(random_graph(6, 15, gen), 6)
+    x = torch.randn(2, 6, 3, dtype=torch.double, requires_grad=True)
+    q = torch.randn(2, 6, 3, dtype=torch.double, requires_grad=True)
+    w = torch.randn(2, adj.nnz, dtype=torch.double, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda w, x: spmm(w, x, adj), (w, x))
+    assert torch.autograd.gradcheck(lambda x: spmm(None, x, adj), (x,))
+    assert torch.autograd.gradcheck(lambda q, x: sddmm(q, x, adj), (q, x))
+
+
+# -- options, validation, config --------------------------------------------------------------------
+def test_auto_form_follows_cost_model():
+    nar = form_costs([5000, 5000], 2000, heads=1, key_dim=32, value_dim=32, entry_gate=False)
+    assert nar["parallel"] < nar["recurrent"]
+    deep = form_costs([100] * 40, 100, heads=1, key_dim=2, value_dim=2, entry_gate=False)
+    assert deep["recurrent"] < deep["parallel"]
+    batch = graph_case("nar", 8)
+    assert GLSTM(8, 2, memory_dim=32).choose_form([Adjacency.with_self_loops(batch.edge_index, 14)] * 2, 14) == "parallel"
+    assert GLSTM(8, 40, heads=1, memory_dim=2).choose_form([Adjacency.with_self_loops(batch.edge_index, 14)] * 40, 14) == "recurrent"
+
+
+def test_dropout_trains_and_eval_is_deterministic():
+    batch = graph_case("random", 8)
+    model = GLSTM(8, 2, heads=2, memory_dim=4, dropout=0.5)
+    model.train()
+    assert not torch.equal(model(batch.x, batch), model(batch.x, batch))
+    model.eval()
+    assert torch.equal(model(batch.x, batch), model(batch.x, batch))
+
+
+@pytest.mark.parametrize(
+    "kwargs, key",
+    [
+        ({"input_gate": "sender"}, "input_gate"),
+        ({"heads": 0}, "heads"),
+        ({"dim": -1}, "dim"),
+        ({"memory_dim": 0}, "memory_dim"),
+        ({"value_dim": 0}, "value_dim"),
+        ({"num_blocks": 0}, "num_blocks"),
+        ({"num_layers": None}, "num_layers"),
+        ({"input_norm": "group"}, "input_norm"),
+        ({"act": "swish2"}, "act"),
+        ({"form": "fast"}, "form"),
+        ({"n_init": "random"}, "n_init"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"khop": "yes"}, "khop"),
+    ],
+)
+def test_invalid_options_name_the_key(kwargs, key):
+    args = {"dim": 8, "num_layers": 2, **kwargs}
+    with pytest.raises(ValueError, match=key):
+        GLSTM(**args)
+
+
+def test_khop_needs_enough_hop_sets():
+    batch = graph_case("random", 8)  # 3 hop sets
+    with pytest.raises(ValueError, match="khop.*num_layers=4"):
+        GLSTM(8, 4, khop=True)(batch.x, batch)
+    del batch.hop_index
+    with pytest.raises(ValueError, match="hop_index"):
+        GLSTM(8, 2, khop=True)(batch.x, batch)
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in CONF_MODEL.glob("glstm*.yaml")))
+def test_model_configs_instantiate(name):
+    with initialize_config_dir(config_dir=str(CONF_MODEL), version_base="1.3"):
+        cfg = compose(config_name=name)
+    assert cfg._target_ == "glstm.GLSTM" and cfg.num_layers is None
+    model = instantiate(cfg, dim=cfg.dim, num_layers=2)
+    batch = graph_case("nar", cfg.dim)
+    assert model(batch.x, batch).shape == (batch.num_nodes, cfg.dim)
+
+
+def test_default_config_matches_defaults():
+    with initialize_config_dir(config_dir=str(CONF_MODEL), version_base="1.3"):
+        cfg = compose(config_name="glstm")
+    assert (cfg.dim, cfg.heads, cfg.memory_dim) == (64, 4, 16)
+    model = instantiate(cfg, dim=cfg.dim, num_layers=2)
+    default = GLSTM(64, 2)
+    assert repr(model) == repr(default)

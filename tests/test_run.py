@@ -1,0 +1,78 @@
+"""`python run.py` end to end: the smoke run, the protocols, and bad input."""
+
+import subprocess
+import sys
+
+import pytest
+
+from benchmarks.runner import main, run
+from benchmarks.store import load_results
+from tests.conftest import ROOT
+
+TINY = ["task.num_keys=4", "task.num_train=128", "task.num_val=64", "task.num_test=64", "train.max_epochs=2"]
+
+
+def run_cli(tmp_path, *overrides):
+    args = [sys.executable, "run.py", f"results_dir={tmp_path}", "progress=false", *overrides]
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def test_cli_smoke(tmp_path):
+    out = run_cli(tmp_path, "logger=none", *TINY)
+    assert out.returncode == 0, out.stderr
+    assert "nar (num_keys=4)" in out.stdout and "test/acc=" in out.stdout
+    (result,) = load_results(tmp_path, "default")
+    assert result["epochs"] == 2 and result["task"] == "nar"
+
+
+def test_cli_wandb_offline_writes_run_files(tmp_path):
+    out = run_cli(tmp_path, *TINY)  # the default logger: wandb, offline
+    assert out.returncode == 0, out.stderr
+    runs = list((tmp_path / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(runs) == 1
+
+
+@pytest.mark.parametrize(
+    "task, override, message",
+    [
+        ("nar", "task.num_keys=0", "task.num_keys: must be a positive integer"),
+        ("nar", "task.num_classes=1", "task.num_classes: must be an integer >= 2"),
+        ("tree_neighbors_match", "task.depth=11", "task.depth: must be an integer in 2..10"),
+        ("ring_transfer", "task.distance=-2", "task.distance: must be a positive integer"),
+        ("nar", "model=gat model.dim=30", "model.dim: must be divisible by model.heads=4"),
+        ("nar", "model.dim=31", "model.dim: must be even for task nar"),
+        ("nar", "train.batch_size=0", "train.batch_size: must be a positive integer"),
+        ("nar", "train.optimizer=sgd", "train.optimizer: must be one of"),
+        ("nar", "logger=wandb logger.mode=sometimes", "logger.mode: must be one of"),
+        ("nar", "device=tpu", "device: unknown device"),
+        ("nar", "model.act=swishy", "model.act: unknown activation"),
+    ],
+)
+def test_bad_input_one_line_exit_2_nothing_stored(tiny, tmp_path, capsys, task, override, message):
+    with pytest.raises(SystemExit) as exit_:
+        main(tiny(task, *override.split()))
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {message}") and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_cli_bad_input_exits_nonzero_with_one_line(tmp_path):
+    out = run_cli(tmp_path, "logger=none", *TINY, "task.num_keys=-1")
+    assert out.returncode == 2
+    assert out.stderr.strip() == "error: task.num_keys: must be a positive integer, got -1"
+    out = run_cli(tmp_path, "task=nope")
+    assert out.returncode != 0 and "Could not find 'task/nope'" in out.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_tree_protocol_reports_best_train_accuracy(tiny):
+    result = run(tiny("tree_neighbors_match", "model=gcn", "train.max_epochs=3", "train.passes_per_epoch=2"))
+    assert result["select"] == "best_train" and result["score_key"] == "train/acc"
+    assert result["score"] == result["train/acc"]
+    assert "val/acc" not in result and "test/acc" in result
+
+
+def test_paper_protocol_stops_early_on_val_loss(tiny):
+    result = run(tiny("nar", "train.max_epochs=50", "train.stop_loss=100"))
+    assert result["epochs"] == 1 and result["stopped"].startswith("val/loss <")

@@ -1,0 +1,100 @@
+"""The results store: identity hashing, skip-if-done, overwrite, atomic results, resumption."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from benchmarks.runner import run
+from benchmarks.store import RunDir, config_hash, load_results
+from tests.conftest import ROOT
+
+
+def test_hash_ignores_cosmetic_keys_only(tiny):
+    base = config_hash(tiny("nar"))
+    for cosmetic in ["progress=true", "overwrite=true", "experiment_name=other", "device=cpu", "results_dir=/x"]:
+        assert config_hash(tiny("nar", cosmetic)) == base, cosmetic
+    for real in ["seed=1", "task.num_keys=5", "model=gin", "train.lr=0.01", "model.khop=true"]:
+        assert config_hash(tiny("nar", real)) != base, real
+
+
+def test_data_seed_follows_seed(tiny):
+    assert config_hash(tiny("nar", "seed=3")) == config_hash(tiny("nar", "seed=3", "data_seed=3", "model_seed=3"))
+    assert config_hash(tiny("nar", "seed=3")) != config_hash(tiny("nar", "seed=3", "data_seed=4"))
+
+
+def test_skip_if_done_and_overwrite(tiny, capsys):
+    cfg = tiny("nar")
+    first = run(cfg)
+    run_dir = RunDir(cfg.results_dir, cfg.experiment_name, cfg)
+    stamp = run_dir.result_file.stat().st_mtime_ns
+    assert run(cfg) == first
+    assert "skip:" in capsys.readouterr().out
+    assert run_dir.result_file.stat().st_mtime_ns == stamp
+    cfg.overwrite = True
+    run(cfg)
+    assert run_dir.result_file.stat().st_mtime_ns != stamp
+    assert len(pd.read_csv(run_dir.path / "history.csv")) == first["epochs"]
+    assert not run_dir.checkpoint.exists()
+
+
+def test_result_holds_what_a_user_needs(tiny):
+    result = run(tiny("nar", "train.max_epochs=3"))
+    for key in ["score", "test/acc", "val/acc", "train/acc", "params", "epochs", "wall_time_s",
+                "peak_memory_mb", "seed", "data_seed", "model_seed", "size/num_keys", "config_hash"]:
+        assert key in result, key
+    assert result["score"] == result["test/acc"] and result["score_key"] == "test/acc"
+    assert result["epochs"] == 3 and result["params"] > 0
+
+
+def test_same_seed_same_history(tiny, tmp_path):
+    histories = []
+    for name in ["a", "b"]:
+        cfg = tiny("nar", f"experiment_name={name}", "train.max_epochs=3")
+        run(cfg)
+        histories.append(pd.read_csv(RunDir(cfg.results_dir, name, cfg).path / "history.csv").drop(columns="time_s"))
+    pd.testing.assert_frame_equal(*histories)
+
+
+def _history_rows(path):
+    try:
+        return len(pd.read_csv(path))
+    except (FileNotFoundError, pd.errors.EmptyDataError):
+        return 0
+
+
+@pytest.mark.parametrize("kill_after_rows", [2])
+def test_killed_run_leaves_no_result_and_resumes(tmp_path, kill_after_rows):
+    """SIGKILL mid-run: no result.json; the same command resumes from the checkpoint and the
+    history ends with every epoch exactly once."""
+    args = [sys.executable, "run.py", "logger=none", "progress=false", f"results_dir={tmp_path}",
+            "task.num_keys=4", "task.num_train=1000", "task.num_val=100", "task.num_test=100",
+            "train.max_epochs=8", "train.patience=100", "train.stop_loss=null", "hydra.run.dir=" + str(tmp_path / "h")]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    history = None
+    while time.time() < deadline:
+        found = list(tmp_path.glob("runs/default/*/history.csv"))
+        if found and _history_rows(found[0]) >= kill_after_rows:
+            history = found[0]
+            break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert history is not None, "the run produced no history in time"
+    assert not (history.parent / "result.json").exists()
+    assert (history.parent / "checkpoint.pt").exists()
+    done_before = _history_rows(history)
+    assert done_before < 8
+
+    subprocess.run(args, cwd=ROOT, check=True, capture_output=True)
+    rows = pd.read_csv(history)
+    assert rows["epoch"].tolist() == list(range(1, 9))
+    result = json.loads((history.parent / "result.json").read_text())
+    assert result["epochs"] == 8
+    assert load_results(tmp_path, "default") == [result]
