@@ -5,6 +5,7 @@
     python run.py -m experiment=nar_capacity               # a sweep
 """
 
+import benchmarks  # noqa: F401  (sets thread settings before torch loads)
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig

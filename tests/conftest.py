@@ -1,5 +1,7 @@
 """Shared helpers: compose configs the way `run.py` does, with a temporary results store."""
 
+import benchmarks  # noqa: F401  (thread settings must precede the first torch import)
+
 from pathlib import Path
 
 import pytest
