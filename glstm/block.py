@@ -42,7 +42,7 @@ class GLSTMBlock(nn.Module):
         Returns:
             Tensor ``[N, d]``.
         """
-        for l in range(self.num_layers):
-            layer = self.layers[0 if self.share_weights else l]
-            x = layer(x, neighbourhoods[l], memory)
+        for i, neighbourhood in enumerate(neighbourhoods[: self.num_layers]):
+            layer = self.layers[0 if self.share_weights else i]
+            x = layer(x, neighbourhood, memory)
         return x

@@ -11,9 +11,9 @@ Within a block, layer l (1-based) writes to every node's memory and then reads i
 from C(0) = 0 and n(0) = 1 (``n_init="ones"``) or 0 (``"zeros"``). The input gate i_vu is either per
 sender (``ego``: folded into v_v and k_v before aggregation) or per entry (``neighbour``, ``edge``).
 
-- :class:`RecurrentMemory` carries the state S_u = [C_u; n_u^T] ``[H, N, d_v + 1, d_k]`` from layer to
-  layer and aggregates the per-node matrices i_v [v_v; 1] k_v^T with one sparse matrix product (never
-  one d_v x d_k matrix per edge). Cost per layer: O((nnz + N) H (d_v + 1) d_k).
+- :class:`RecurrentMemory` carries the state S_u = [C_u; n_u^T] ``[H, N, d_v + 1, d_k]`` from
+  layer to layer and aggregates the per-node matrices i_v [v_v; 1] k_v^T with one sparse matrix
+  product (never one d_v x d_k matrix per edge). Cost per layer: O((nnz + N) H (d_v + 1) d_k).
 - :class:`ParallelMemory` never builds a d_v x d_k matrix. Unrolling the recursion,
 
   .. math::
@@ -48,8 +48,15 @@ class Memory:
         like (Tensor): a tensor with the dtype and device to use.
     """
 
-    def __init__(self, num_nodes: int, heads: int, key_dim: int, value_dim: int, n_init: str, like: Tensor):
-        self.num_nodes, self.heads, self.key_dim, self.value_dim = num_nodes, heads, key_dim, value_dim
+    def __init__(
+        self, num_nodes: int, heads: int, key_dim: int, value_dim: int, n_init: str, like: Tensor
+    ):
+        self.num_nodes, self.heads, self.key_dim, self.value_dim = (
+            num_nodes,
+            heads,
+            key_dim,
+            value_dim,
+        )
         self.n_init = n_init
         #: stabiliser m_u of the last layer, ``[H, N]`` (0 before the first layer)
         self.m = like.new_zeros(heads, num_nodes)
@@ -81,7 +88,11 @@ class Memory:
         raise NotImplementedError
 
     def state(self) -> tuple[Tensor, Tensor, Tensor]:
-        """The memory after the last step: C ``[N, H, d_v, d_k]``, n ``[N, H, d_k]``, m ``[N, H]``."""
+        """The memory after the last step.
+
+        Returns:
+            C ``[N, H, d_v, d_k]``, n ``[N, H, d_k]``, m ``[N, H]``.
+        """
         raise NotImplementedError
 
     @staticmethod
@@ -173,7 +184,9 @@ class ParallelMemory(Memory):
         return self._to_node_major(s)
 
 
-def form_costs(nnz: list[int], num_nodes: int, heads: int, key_dim: int, value_dim: int, entry_gate: bool):
+def form_costs(
+    nnz: list[int], num_nodes: int, heads: int, key_dim: int, value_dim: int, entry_gate: bool
+):
     """Multiply-adds of one block in each form, forward pass (backward is about twice that in both).
 
     Args:
@@ -190,5 +203,6 @@ def form_costs(nnz: list[int], num_nodes: int, heads: int, key_dim: int, value_d
     edge_factor = 1.5 if entry_gate else 1.0
     recurrent = sum(edge_factor * e * state + 3 * num_nodes * state for e in nnz)
     # layer l reads every layer s <= l: one score (d_k) and one weighted sum (d_v + 1) per entry
-    parallel = sum(sum(nnz[: l + 1]) for l in range(len(nnz))) * heads * (key_dim + value_dim + 1)
+    read_entries = sum(sum(nnz[: layer + 1]) for layer in range(len(nnz)))
+    parallel = read_entries * heads * (key_dim + value_dim + 1)
     return {"recurrent": int(recurrent), "parallel": int(parallel)}

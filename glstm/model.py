@@ -32,9 +32,9 @@ class GLSTM(nn.Module):
     r"""gLSTM (Blayney, Arroyo, Dong & Bronstein, ICLR 2026): a message-passing network whose nodes
     carry an xLSTM matrix memory, maps node states ``[N, d] -> [N, d]``.
 
-    ``num_blocks`` blocks run in sequence; each block is L :class:`~glstm.layer.GLSTMLayer` (see there
-    for the update rule) on a fresh memory C = 0, n = 1 (``n_init="ones"``), m = 0. The memory is
-    computed in one of two equivalent forms (:mod:`glstm.memory`): ``recurrent`` carries
+    ``num_blocks`` blocks run in sequence; each block is L :class:`~glstm.layer.GLSTMLayer` (see
+    there for the update rule) on a fresh memory C = 0, n = 1 (``n_init="ones"``), m = 0. The memory
+    is computed in one of two equivalent forms (:mod:`glstm.memory`): ``recurrent`` carries
     C ``[N, H, d_v, d_k]``; ``parallel`` unrolls it into attention-like sums and never builds a
     d_v x d_k matrix. ``auto`` picks the one with fewer multiply-adds for the batch at hand
     (:func:`~glstm.memory.form_costs`). The public code's quirks are the defaults:
@@ -121,7 +121,11 @@ class GLSTM(nn.Module):
         _check_choice("input_gate", input_gate, INPUT_GATES)
         _check_choice("n_init", n_init, N_INITS)
         _check_choice("form", form, FORMS)
-        if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout < 1:
+        if (
+            isinstance(dropout, bool)
+            or not isinstance(dropout, int | float)
+            or not 0 <= dropout < 1
+        ):
             raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
 
         self.dim, self.num_layers, self.num_blocks, self.khop = dim, num_layers, num_blocks, khop

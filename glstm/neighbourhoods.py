@@ -32,4 +32,4 @@ def layer_neighbourhoods(batch, num_layers: int, khop: bool) -> list[Adjacency]:
             f"khop=True with num_layers={num_layers} needs hop sets for distances 1..{num_layers}, "
             f"but batch.hop_index has {len(hop_index)}"
         )
-    return [Adjacency.with_self_loops(hop_index[l], num_nodes) for l in range(num_layers)]
+    return [Adjacency.with_self_loops(hops, num_nodes) for hops in hop_index[:num_layers]]

@@ -16,9 +16,16 @@ entries in the row-sorted (CSR) order of :class:`Adjacency`.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from torch import Tensor
+
+# torch warns once that CSR support is "beta"; the products used here are long-standing kernels.
+warnings.filterwarnings(
+    "ignore", message="Sparse CSR tensor support is in beta", category=UserWarning
+)
 
 
 def _argsort(key: Tensor) -> Tensor:
@@ -98,7 +105,9 @@ class Adjacency:
             else:
                 crow, col, perm = self.crow, self.col, None
             h = torch.arange(heads, device=col.device)[:, None]
-            crow_h = torch.cat([(crow[:-1] + h * self.nnz).reshape(-1), crow.new_full((1,), heads * self.nnz)])
+            crow_h = torch.cat(
+                [(crow[:-1] + h * self.nnz).reshape(-1), crow.new_full((1,), heads * self.nnz)]
+            )
             col_h = (col + h * self.num_nodes).reshape(-1)
             perm_h = None if perm is None else (perm + h * self.nnz).reshape(-1)
             self._cache[key] = (crow_h, col_h, perm_h)
@@ -154,7 +163,9 @@ class _SDDMM(torch.autograd.Function):
         ctx.adj = adj
         ctx.save_for_backward(q2, k2)
         pattern = adj.csr(heads, adj.ones(heads, q.dtype))
-        return torch.sparse.sampled_addmm(pattern, q2, k2.t(), beta=0.0).values().view(heads, adj.nnz)
+        return (
+            torch.sparse.sampled_addmm(pattern, q2, k2.t(), beta=0.0).values().view(heads, adj.nnz)
+        )
 
     @staticmethod
     def backward(ctx, grad: Tensor):
