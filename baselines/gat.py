@@ -19,8 +19,14 @@ class GAT(ConvStack):
     conv_class = GATConv
 
     def __init__(self, dim: int, num_layers: int, *, heads: int = 4, **kwargs):
-        require(isinstance(heads, int) and heads > 0, "model.heads", f"must be a positive integer, got {heads!r}")
-        require(dim % heads == 0, "model.dim", f"must be divisible by model.heads={heads}, got {dim}")
+        require(
+            isinstance(heads, int) and heads > 0,
+            "model.heads",
+            f"must be a positive integer, got {heads!r}",
+        )
+        require(
+            dim % heads == 0, "model.dim", f"must be divisible by model.heads={heads}, got {dim}"
+        )
         self.heads = heads
         super().__init__(dim, num_layers, **kwargs)
 

@@ -1,6 +1,6 @@
 """GCN (Kipf & Welling, ICLR 2017) over PyG's `GCNConv`:
 
-    x'_u = W sum_{v in N(u) + u} x_v / sqrt(deg(u) deg(v)) + b
+x'_u = W sum_{v in N(u) + u} x_v / sqrt(deg(u) deg(v)) + b
 """
 
 from torch_geometric.nn import GCNConv

@@ -15,14 +15,26 @@ from benchmarks.errors import require
 
 class GIN(ConvStack):
     """Args (besides `ConvStack`'s):
-        mlp_norm: none | batch, inside the MLP.
-        train_eps: learn eps.
+    mlp_norm: none | batch, inside the MLP.
+    train_eps: learn eps.
     """
 
-    def __init__(self, dim: int, num_layers: int, *, mlp_norm: str = "batch", train_eps: bool = False, **kwargs):
+    def __init__(
+        self,
+        dim: int,
+        num_layers: int,
+        *,
+        mlp_norm: str = "batch",
+        train_eps: bool = False,
+        **kwargs,
+    ):
         self.mlp_norm, self.train_eps = mlp_norm, train_eps
         self.mlp_act = kwargs.get("act", "relu")
-        require(mlp_norm in ("none", "batch"), "model.mlp_norm", f"must be 'none' or 'batch', got {mlp_norm!r}")
+        require(
+            mlp_norm in ("none", "batch"),
+            "model.mlp_norm",
+            f"must be 'none' or 'batch', got {mlp_norm!r}",
+        )
         super().__init__(dim, num_layers, **kwargs)
 
     def make_conv(self, dim: int) -> GINConv:

@@ -19,7 +19,7 @@ NORMS = {"none": nn.Identity, "layer": nn.LayerNorm, "batch": nn.BatchNorm1d}
 
 
 def make_activation(act: str | None) -> nn.Module:
-    """'none'/None -> identity; otherwise any activation PyG's resolver knows (relu, gelu, tanh...)."""
+    """none -> identity; otherwise an activation PyG's resolver knows (relu, gelu, tanh...)."""
     if act in (None, "none", "identity"):
         return nn.Identity()
     try:
@@ -69,12 +69,24 @@ class ConvStack(nn.Module):
         share_weights: bool = False,
     ):
         super().__init__()
-        require(isinstance(dim, int) and dim > 0, "model.dim", f"must be a positive integer, got {dim!r}")
-        require(isinstance(num_layers, int) and num_layers > 0, "model.num_layers", f"must be a positive integer, got {num_layers!r}")
+        require(
+            isinstance(dim, int) and dim > 0,
+            "model.dim",
+            f"must be a positive integer, got {dim!r}",
+        )
+        require(
+            isinstance(num_layers, int) and num_layers > 0,
+            "model.num_layers",
+            f"must be a positive integer, got {num_layers!r}",
+        )
         require(norm in NORMS, "model.norm", f"must be one of {sorted(NORMS)}, got {norm!r}")
         require(0.0 <= dropout < 1.0, "model.dropout", f"must be in [0, 1), got {dropout}")
         self.num_layers, self.residual, self.khop = num_layers, residual, khop
-        convs = [self.make_conv(dim)] * num_layers if share_weights else [self.make_conv(dim) for _ in range(num_layers)]
+        convs = (
+            [self.make_conv(dim)] * num_layers
+            if share_weights
+            else [self.make_conv(dim) for _ in range(num_layers)]
+        )
         self.convs = nn.ModuleList(convs)
         self.norms = nn.ModuleList(NORMS[norm](dim) for _ in range(num_layers))
         self.act = make_activation(act)

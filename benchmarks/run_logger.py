@@ -64,7 +64,9 @@ MODES = ("offline", "online", "disabled")
 
 
 def check_logger(cfg: DictConfig) -> None:
-    require(cfg.name in ("wandb", "none"), "logger.name", f"must be wandb or none, got {cfg.name!r}")
+    require(
+        cfg.name in ("wandb", "none"), "logger.name", f"must be wandb or none, got {cfg.name!r}"
+    )
     if cfg.name == "wandb":
         require(cfg.mode in MODES, "logger.mode", f"must be one of {MODES}, got {cfg.mode!r}")
 

@@ -6,6 +6,7 @@ graphs) happens before anything is written to the store, so bad input leaves no 
 
 from __future__ import annotations
 
+import os
 import resource
 import sys
 import time
@@ -21,7 +22,11 @@ from benchmarks.store import RunDir, identity
 from benchmarks.tasks import Task
 from benchmarks.train import Network, fit
 
-SCHEDULERS, OPTIMIZERS, SELECTIONS = ("cosine", "plateau", "none"), ("adamw", "adam"), ("best_val", "best_train")
+SCHEDULERS, OPTIMIZERS, SELECTIONS = (
+    ("cosine", "plateau", "none"),
+    ("adamw", "adam"),
+    ("best_val", "best_train"),
+)
 
 
 def build(key: str, cfg: DictConfig, **kwargs):
@@ -37,13 +42,31 @@ def build(key: str, cfg: DictConfig, **kwargs):
 
 def check_train(cfg: DictConfig) -> None:
     t = cfg.train
-    require(t.optimizer in OPTIMIZERS, "train.optimizer", f"must be one of {OPTIMIZERS}, got {t.optimizer!r}")
-    require(t.scheduler in SCHEDULERS, "train.scheduler", f"must be one of {SCHEDULERS}, got {t.scheduler!r}")
-    require(t.select in SELECTIONS, "train.select", f"must be one of {SELECTIONS}, got {t.select!r}")
+    require(
+        t.optimizer in OPTIMIZERS,
+        "train.optimizer",
+        f"must be one of {OPTIMIZERS}, got {t.optimizer!r}",
+    )
+    require(
+        t.scheduler in SCHEDULERS,
+        "train.scheduler",
+        f"must be one of {SCHEDULERS}, got {t.scheduler!r}",
+    )
+    require(
+        t.select in SELECTIONS, "train.select", f"must be one of {SELECTIONS}, got {t.select!r}"
+    )
     for key in ("batch_size", "max_epochs", "passes_per_epoch", "patience"):
-        require(isinstance(t[key], int) and t[key] > 0, f"train.{key}", f"must be a positive integer, got {t[key]!r}")
+        require(
+            isinstance(t[key], int) and t[key] > 0,
+            f"train.{key}",
+            f"must be a positive integer, got {t[key]!r}",
+        )
     require(t.lr > 0, "train.lr", f"must be positive, got {t.lr}")
-    require(t.grad_clip is None or t.grad_clip > 0, "train.grad_clip", f"must be positive or null, got {t.grad_clip}")
+    require(
+        t.grad_clip is None or t.grad_clip > 0,
+        "train.grad_clip",
+        f"must be positive or null, got {t.grad_clip}",
+    )
     require(isinstance(cfg.seed, int), "seed", f"must be an integer, got {cfg.seed!r}")
 
 
@@ -54,7 +77,11 @@ def resolve_device(name: str) -> torch.device:
         device = torch.device(name)
     except RuntimeError:
         raise ConfigError(f"device: unknown device {name!r} (auto | cpu | cuda | cuda:N)") from None
-    require(device.type != "cuda" or torch.cuda.is_available(), "device", f"{name} requested but CUDA is not available")
+    require(
+        device.type != "cuda" or torch.cuda.is_available(),
+        "device",
+        f"{name} requested but CUDA is not available",
+    )
     return device
 
 
@@ -99,11 +126,15 @@ def run(cfg: DictConfig, model_name: str | None = None) -> dict:
     except ConfigError:
         raise
     except Exception as err:  # noqa: BLE001 - any failure here means a bad model/task pairing
-        raise ConfigError(f"model: forward pass failed on task {task.name}: {type(err).__name__}: {err}") from None
+        raise ConfigError(
+            f"model: forward pass failed on task {task.name}: {type(err).__name__}: {err}"
+        ) from None
 
     run_dir.start(overwrite=cfg.overwrite)
     name = f"{task.name}-{model_name}-{run_dir.hash}"
-    logger = make_logger(cfg.logger, name, OmegaConf.to_container(cfg, resolve=True) | {"config_hash": run_dir.hash})
+    logger = make_logger(
+        cfg.logger, name, OmegaConf.to_container(cfg, resolve=True) | {"config_hash": run_dir.hash}
+    )
     params = sum(p.numel() for p in net.parameters() if p.requires_grad)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -114,8 +145,17 @@ def run(cfg: DictConfig, model_name: str | None = None) -> dict:
         logger.log(row, step=row["epoch"])
 
     progress = None if cfg.progress == "auto" else bool(cfg.progress)
-    out = fit(net, task, data, cfg.train, device, seed=cfg.model_seed, on_epoch=on_epoch,
-              checkpoint=run_dir.checkpoint, progress=progress)
+    out = fit(
+        net,
+        task,
+        data,
+        cfg.train,
+        device,
+        seed=cfg.model_seed,
+        on_epoch=on_epoch,
+        checkpoint=run_dir.checkpoint,
+        progress=progress,
+    )
     selected = out.selection.row
     score_key = f"{'test' if cfg.train.select == 'best_val' else 'train'}/{task.metric}"
     memory, memory_kind = peak_memory_mb(device)
@@ -154,8 +194,9 @@ def run(cfg: DictConfig, model_name: str | None = None) -> dict:
 
 def summary_line(result: dict) -> str:
     sizes = " ".join(f"{k[5:]}={v}" for k, v in result.items() if k.startswith("size/"))
+    score = f"{result['score_key']}={result['score']:.4f}"
     return (
-        f"{result['task']} ({sizes}) {result['model']}: {result['score_key']}={result['score']:.4f} "
+        f"{result['task']} ({sizes}) {result['model']}: {score} "
         f"at epoch {result['selected_epoch']}/{result['epochs']}, {result['params']:,} params, "
         f"{result['wall_time_s']:.1f}s"
     )
@@ -163,6 +204,9 @@ def summary_line(result: dict) -> str:
 
 def main(cfg: DictConfig, model_name: str | None = None) -> dict:
     """`run` with bad input reported as one line on stderr and exit status 2."""
+    threads = os.environ.get("OMP_NUM_THREADS", "")  # set per job by the launcher presets
+    if threads.isdigit():
+        torch.set_num_threads(int(threads))
     try:
         return run(cfg, model_name)
     except ConfigError as err:

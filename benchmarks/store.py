@@ -22,7 +22,15 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 # Keys that change how a run is shown or where it is written, not what it computes.
-COSMETIC_KEYS = ("logger", "overwrite", "results_dir", "progress", "experiment_name", "device", "hydra")
+COSMETIC_KEYS = (
+    "logger",
+    "overwrite",
+    "results_dir",
+    "progress",
+    "experiment_name",
+    "device",
+    "hydra",
+)
 
 
 def identity(cfg: DictConfig) -> dict:
@@ -65,7 +73,13 @@ class RunDir:
         if overwrite and self.path.exists():
             shutil.rmtree(self.path)
         self.path.mkdir(parents=True, exist_ok=True)
-        cfg = OmegaConf.create({k: v for k, v in OmegaConf.to_container(self.cfg, resolve=True).items() if k != "hydra"})
+        cfg = OmegaConf.create(
+            {
+                k: v
+                for k, v in OmegaConf.to_container(self.cfg, resolve=True).items()
+                if k != "hydra"
+            }
+        )
         OmegaConf.save(cfg, self.path / "config.yaml")
         if not self.checkpoint.exists():
             (self.path / "history.csv").unlink(missing_ok=True)

@@ -51,7 +51,9 @@ def split_metrics(task: Task, loss_sum: float, score_sum: float, count: int, spl
 
 
 @torch.no_grad()
-def evaluate(net: Network, task: Task, graphs: GraphSet, split: str, batch_size: int, device) -> dict:
+def evaluate(
+    net: Network, task: Task, graphs: GraphSet, split: str, batch_size: int, device
+) -> dict:
     net.eval()
     loss_sum = score_sum = 0.0
     for batch in graphs.batches(batch_size):
@@ -173,8 +175,14 @@ def fit(
         net.train()
         loss_sum = score_sum = 0.0
         count = 0
-        batches = (b for _ in range(cfg.passes_per_epoch) for b in train.batches(cfg.batch_size, True, shuffle))
-        for batch in tqdm(batches, total=steps, leave=False, desc="batches", disable=epochs.disable or steps < 200):
+        batches = (
+            b
+            for _ in range(cfg.passes_per_epoch)
+            for b in train.batches(cfg.batch_size, True, shuffle)
+        )
+        for batch in tqdm(
+            batches, total=steps, leave=False, desc="batches", disable=epochs.disable or steps < 200
+        ):
             batch = batch.to(device)
             pred = net(batch)  # [B, out]
             loss = task.loss(pred, batch.y)
@@ -204,7 +212,11 @@ def fit(
 
         if cfg.stop_loss is not None and row[f"{split}/loss"] < cfg.stop_loss:
             stopped = f"{split}/loss < {cfg.stop_loss}"
-        elif cfg.stop_acc is not None and task.kind == "classification" and row[f"{split}/acc"] >= cfg.stop_acc:
+        elif (
+            cfg.stop_acc is not None
+            and task.kind == "classification"
+            and row[f"{split}/acc"] >= cfg.stop_acc
+        ):
             stopped = f"{split}/acc >= {cfg.stop_acc}"
         elif selection.stale >= cfg.patience:
             stopped = f"no {monitor} improvement in {cfg.patience} epochs"

@@ -1,11 +1,11 @@
 """Shared helpers: compose configs the way `run.py` does, with a temporary results store."""
 
-import benchmarks  # noqa: F401  (thread settings must precede the first torch import)
-
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
+
+import benchmarks  # noqa: F401  (thread settings must precede the first torch import)
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
@@ -17,7 +17,12 @@ TINY_TASKS = {
     "nar": ["task.num_keys=4", "task.num_train=64", "task.num_val=32", "task.num_test=32"],
     "narr": ["task.num_keys=4", "task.num_train=64", "task.num_val=32", "task.num_test=32"],
     "tree_neighbors_match": ["task.depth=2"],
-    "ring_transfer": ["task.distance=3", "task.num_train=64", "task.num_val=16", "task.num_test=16"],
+    "ring_transfer": [
+        "task.distance=3",
+        "task.num_train=64",
+        "task.num_val=16",
+        "task.num_test=16",
+    ],
 }
 
 

@@ -9,7 +9,13 @@ from benchmarks.runner import main, run
 from benchmarks.store import load_results
 from tests.conftest import ROOT
 
-TINY = ["task.num_keys=4", "task.num_train=128", "task.num_val=64", "task.num_test=64", "train.max_epochs=2"]
+TINY = [
+    "task.num_keys=4",
+    "task.num_train=128",
+    "task.num_val=64",
+    "task.num_test=64",
+    "train.max_epochs=2",
+]
 
 
 def run_cli(tmp_path, *overrides):
@@ -67,7 +73,9 @@ def test_cli_bad_input_exits_nonzero_with_one_line(tmp_path):
 
 
 def test_tree_protocol_reports_best_train_accuracy(tiny):
-    result = run(tiny("tree_neighbors_match", "model=gcn", "train.max_epochs=3", "train.passes_per_epoch=2"))
+    result = run(
+        tiny("tree_neighbors_match", "model=gcn", "train.max_epochs=3", "train.passes_per_epoch=2")
+    )
     assert result["select"] == "best_train" and result["score_key"] == "train/acc"
     assert result["score"] == result["train/acc"]
     assert "val/acc" not in result and "test/acc" in result

@@ -17,14 +17,22 @@ from tests.conftest import ROOT
 
 def test_hash_ignores_cosmetic_keys_only(tiny):
     base = config_hash(tiny("nar"))
-    for cosmetic in ["progress=true", "overwrite=true", "experiment_name=other", "device=cpu", "results_dir=/x"]:
+    for cosmetic in [
+        "progress=true",
+        "overwrite=true",
+        "experiment_name=other",
+        "device=cpu",
+        "results_dir=/x",
+    ]:
         assert config_hash(tiny("nar", cosmetic)) == base, cosmetic
     for real in ["seed=1", "task.num_keys=5", "model=gin", "train.lr=0.01", "model.khop=true"]:
         assert config_hash(tiny("nar", real)) != base, real
 
 
 def test_data_seed_follows_seed(tiny):
-    assert config_hash(tiny("nar", "seed=3")) == config_hash(tiny("nar", "seed=3", "data_seed=3", "model_seed=3"))
+    assert config_hash(tiny("nar", "seed=3")) == config_hash(
+        tiny("nar", "seed=3", "data_seed=3", "model_seed=3")
+    )
     assert config_hash(tiny("nar", "seed=3")) != config_hash(tiny("nar", "seed=3", "data_seed=4"))
 
 
@@ -45,8 +53,21 @@ def test_skip_if_done_and_overwrite(tiny, capsys):
 
 def test_result_holds_what_a_user_needs(tiny):
     result = run(tiny("nar", "train.max_epochs=3"))
-    for key in ["score", "test/acc", "val/acc", "train/acc", "params", "epochs", "wall_time_s",
-                "peak_memory_mb", "seed", "data_seed", "model_seed", "size/num_keys", "config_hash"]:
+    for key in [
+        "score",
+        "test/acc",
+        "val/acc",
+        "train/acc",
+        "params",
+        "epochs",
+        "wall_time_s",
+        "peak_memory_mb",
+        "seed",
+        "data_seed",
+        "model_seed",
+        "size/num_keys",
+        "config_hash",
+    ]:
         assert key in result, key
     assert result["score"] == result["test/acc"] and result["score_key"] == "test/acc"
     assert result["epochs"] == 3 and result["params"] > 0
@@ -57,7 +78,11 @@ def test_same_seed_same_history(tiny, tmp_path):
     for name in ["a", "b"]:
         cfg = tiny("nar", f"experiment_name={name}", "train.max_epochs=3")
         run(cfg)
-        histories.append(pd.read_csv(RunDir(cfg.results_dir, name, cfg).path / "history.csv").drop(columns="time_s"))
+        histories.append(
+            pd.read_csv(RunDir(cfg.results_dir, name, cfg).path / "history.csv").drop(
+                columns="time_s"
+            )
+        )
     pd.testing.assert_frame_equal(*histories)
 
 
@@ -72,9 +97,21 @@ def _history_rows(path):
 def test_killed_run_leaves_no_result_and_resumes(tmp_path, kill_after_rows):
     """SIGKILL mid-run: no result.json; the same command resumes from the checkpoint and the
     history ends with every epoch exactly once."""
-    args = [sys.executable, "run.py", "logger=none", "progress=false", f"results_dir={tmp_path}",
-            "task.num_keys=4", "task.num_train=1000", "task.num_val=100", "task.num_test=100",
-            "train.max_epochs=8", "train.patience=100", "train.stop_loss=null", "hydra.run.dir=" + str(tmp_path / "h")]
+    args = [
+        sys.executable,
+        "run.py",
+        "logger=none",
+        "progress=false",
+        f"results_dir={tmp_path}",
+        "task.num_keys=4",
+        "task.num_train=1000",
+        "task.num_val=100",
+        "task.num_test=100",
+        "train.max_epochs=8",
+        "train.patience=100",
+        "train.stop_loss=null",
+        "hydra.run.dir=" + str(tmp_path / "h"),
+    ]
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     history = None

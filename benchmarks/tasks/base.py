@@ -76,7 +76,11 @@ def check_positive(key: str, value: int) -> int:
 
 
 def check_even_dim(task: str, dim: int) -> None:
-    require(dim % 2 == 0, "model.dim", f"must be even for task {task} (keys and values each take half), got {dim}")
+    require(
+        dim % 2 == 0,
+        "model.dim",
+        f"must be even for task {task} (keys and values each take half), got {dim}",
+    )
 
 
 def uniform_labels(count: int, classes: int, generator: torch.Generator) -> Tensor:

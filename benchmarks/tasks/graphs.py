@@ -131,7 +131,9 @@ class GraphSet:
         self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None
     ) -> Iterator[Batch]:
         """Iterate over the set in batches (the last one may be smaller)."""
-        order = torch.randperm(len(self), generator=generator) if shuffle else torch.arange(len(self))
+        order = (
+            torch.randperm(len(self), generator=generator) if shuffle else torch.arange(len(self))
+        )
         for start in range(0, len(self), batch_size):
             yield self.batch(order[start : start + batch_size])
 

@@ -19,10 +19,10 @@ READOUT, OTHER, SOURCE = 0, 1, 2  # node roles
 
 class RingTransfer(Task):
     """Args:
-        distance: L, the hops from the readout to the source node (ring of 2L nodes).
-        num_classes: 5 in the paper.
-        num_train, num_val, num_test: 1000 / 100 / 100.
-        num_layers: default L.
+    distance: L, the hops from the readout to the source node (ring of 2L nodes).
+    num_classes: 5 in the paper.
+    num_train, num_val, num_test: 1000 / 100 / 100.
+    num_layers: default L.
     """
 
     name = "ring_transfer"
@@ -48,7 +48,9 @@ class RingTransfer(Task):
             "val": check_positive("task.num_val", num_val),
             "test": check_positive("task.num_test", num_test),
         }
-        self.num_layers = check_positive("task.num_layers", distance if num_layers is None else num_layers)
+        self.num_layers = check_positive(
+            "task.num_layers", distance if num_layers is None else num_layers
+        )
         self.size = {"distance": distance}
         n = 2 * distance
         ring = torch.stack([torch.arange(n), (torch.arange(n) + 1) % n])

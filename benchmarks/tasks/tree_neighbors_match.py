@@ -49,10 +49,10 @@ def binary_tree(depth: int, directed: bool = True) -> tuple[Topology, torch.Tens
 
 class TreeNeighborsMatch(Task):
     """Args:
-        depth: r in 2..10 (the paper: 2..8).
-        directed: edges child -> parent only (the original); false makes them undirected.
-        train_fraction: stratified train share (0.8); the rest is the test set.
-        num_layers: default r + 1.
+    depth: r in 2..10 (the paper: 2..8).
+    directed: edges child -> parent only (the original); false makes them undirected.
+    train_fraction: stratified train share (0.8); the rest is the test set.
+    num_layers: default r + 1.
     """
 
     name = "tree_neighbors_match"
@@ -65,8 +65,16 @@ class TreeNeighborsMatch(Task):
         train_fraction: float = 0.8,
         num_layers: int | None = None,
     ):
-        require(isinstance(depth, int) and 2 <= depth <= 10, "task.depth", f"must be an integer in 2..10, got {depth!r}")
-        require(0 < train_fraction < 1, "task.train_fraction", f"must be in (0, 1), got {train_fraction}")
+        require(
+            isinstance(depth, int) and 2 <= depth <= 10,
+            "task.depth",
+            f"must be an integer in 2..10, got {depth!r}",
+        )
+        require(
+            0 < train_fraction < 1,
+            "task.train_fraction",
+            f"must be in (0, 1), got {train_fraction}",
+        )
         self.depth, self.train_fraction = depth, train_fraction
         self.num_leaves = 2**depth
         self.num_layers = depth + 1 if num_layers is None else num_layers
