@@ -105,15 +105,21 @@ class GLSTMLayer(nn.Module):
         self.output_gate, self.normaliser_abs = output_gate, normaliser_abs
         h, dk, dv = heads, memory_dim, value_dim
         # W_k, W_v, W_f, W_o (and W_i for the per-sender gates) stacked into one matrix
-        self.node_sizes = [h * dk, h * dv, h, h * dv] + ([h] if input_gate != "edge" else [])
-        self.lin_node = nn.Linear(dim, sum(self.node_sizes))
+        node_sizes = [h * dk, h * dv, h, h * dv] + ([h] if input_gate != "edge" else [])
+        self.lin_node = nn.Linear(dim, sum(node_sizes))
         self.lin_edge_gate = nn.Linear(2 * dim, h) if input_gate == "edge" else None
         self.lin_q = nn.Linear(2 * dim, h * dk)
         self.lin_out = nn.Linear(h * dv, dim)
         self.input_norm = _input_norm(input_norm, dim)
-        self.hidden_norm = nn.GroupNorm(h, h * dv) if hidden_norm == "group" else nn.Identity()
+        self.hidden_norm = nn.GroupNorm(h, h * dv) if hidden_norm == "group" else None
         self.act = ACTIVATIONS[act]()
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        # widths of the fused projection's outputs (see `_fused_projection`)
+        gate_sizes = [h, h] if input_gate == "edge" else []
+        self.fused_sizes = node_sizes + gate_sizes + [h * dk, h * dk]
+        scale = torch.ones(sum(node_sizes))
+        scale[: h * dk] = 1.0 / math.sqrt(dk)
+        self.register_buffer("node_scale", scale, persistent=False)
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -137,17 +143,14 @@ class GLSTMLayer(nn.Module):
         def heads_first(t: Tensor, width: int) -> Tensor:  # [N, H * width] -> [H, N, width]
             return t.view(n, h, width).transpose(0, 1)
 
-        parts = self.lin_node(xh).split(self.node_sizes, dim=-1)
-        k = heads_first(parts[0], dk) / math.sqrt(dk)
-        v = heads_first(parts[1], dv)
-        f_pre = parts[2].t()  # [H, N]
-        o_pre = parts[3]  # [N, H * d_v]
+        parts = F.linear(xh, *self._fused_projection()).split(self.fused_sizes, dim=-1)
+        k, v = heads_first(parts[0], dk), heads_first(parts[1], dv)
+        f_pre, o_pre = parts[2].t(), parts[3]  # [H, N], [N, H * d_v]
+        q_self, q_neighbours = parts[-2], parts[-1]
 
         # input-gate pre-activations per entry (u, v) of N(u): [H, nnz]
         if self.input_gate == "edge":
-            w = self.lin_edge_gate.weight
-            from_sender = F.linear(xh, w[:, : self.dim]).t()
-            from_receiver = F.linear(xh, w[:, self.dim :], self.lin_edge_gate.bias).t()
+            from_sender, from_receiver = parts[4].t(), parts[5].t()
             i_entry = from_sender[:, adj.col] + from_receiver[:, adj.row]
         else:
             i_node = parts[4].t()  # [H, N]
@@ -166,19 +169,49 @@ class GLSTMLayer(nn.Module):
                 entry_gate = torch.exp(i_entry - m[:, adj.row])
         log_f = f_pre - m + m_prev if self.forget_gate else None
 
-        # query from the node and the sum of its neighbours without the self-loop
-        neighbour_sum = spmm(None, xh[None], adj)[0] - xh
-        q = heads_first(self.lin_q(torch.cat([xh, neighbour_sum], dim=-1)), dk)
-
-        num, den = memory.step(adj, k, v, log_f, node_gate, entry_gate, q)
+        # q = W_q [x^_u; sum_{v in N(u), v != u} x^_v], with the neighbour sum taken after W_q
+        q = q_self + spmm(None, q_neighbours[None], adj)[0]
+        num, den = memory.step(adj, k, v, log_f, node_gate, entry_gate, heads_first(q, dk))
         if self.normaliser_abs:
             den = den.abs()
         hidden = num / den.clamp(min=1.0)[..., None]  # [H, N, d_v]
         hidden = hidden.transpose(0, 1).reshape(n, h * dv)
         if self.output_gate:
             hidden = torch.sigmoid(o_pre) * hidden
-        out = self.dropout(self.hidden_norm(hidden))
+        out = self.dropout(self._hidden_norm(hidden))
         return x + self.act(self.lin_out(out))
+
+    def _fused_projection(self) -> tuple[Tensor, Tensor]:
+        r"""Weight and bias of one matmul that gives every per-node projection of x^.
+
+        Rows: W_k / sqrt(d_k), W_v, W_f, W_o, then W_i (ego, neighbour) or its sender and receiver
+        halves (edge: i~_vu = W_i^s x^_v + W_i^r x^_u + b_i), then W_q^a - W_q^b and W_q^b, where
+        W_q = [W_q^a | W_q^b]. The last two give the query by linearity with one self-loop per node:
+        q_u = W_q^a x^_u + W_q^b (sum_{v in N(u)} x^_v - x^_u) + b_q
+            = (W_q^a - W_q^b) x^_u + b_q + sum_{v in N(u)} W_q^b x^_v.
+        """
+        d = self.dim
+        w_q, b_q = self.lin_q.weight, self.lin_q.bias
+        weights = [self.lin_node.weight * self.node_scale[:, None]]
+        biases = [self.lin_node.bias * self.node_scale]
+        if self.lin_edge_gate is not None:
+            w_i = self.lin_edge_gate.weight
+            weights += [w_i[:, :d], w_i[:, d:]]
+            biases += [torch.zeros_like(self.lin_edge_gate.bias), self.lin_edge_gate.bias]
+        weights += [w_q[:, :d] - w_q[:, d:], w_q[:, d:]]
+        biases += [b_q, torch.zeros_like(b_q)]
+        return torch.cat(weights), torch.cat(biases)
+
+    def _hidden_norm(self, hidden: Tensor) -> Tensor:
+        """GroupNorm, H groups, on ``[N, H * d_v]``: a layer norm per head (faster on CPU)."""
+        norm = self.hidden_norm
+        if norm is None:
+            return hidden
+        n, h = hidden.shape[0], self.heads
+        if h == 1:
+            return F.layer_norm(hidden, hidden.shape[1:], norm.weight, norm.bias, norm.eps)
+        normed = F.layer_norm(hidden.view(n, h, -1), (self.value_dim,), eps=norm.eps)
+        return torch.addcmul(norm.bias, normed.view(n, -1), norm.weight)
 
     def extra_repr(self) -> str:
         return (

@@ -152,21 +152,30 @@ class ParallelMemory(Memory):
             for w in self.writes:
                 w[4] = log_f if w[4] is None else w[4] + log_f
             self.log_decay0 = log_f if self.log_decay0 is None else self.log_decay0 + log_f
-        self.writes.append([adj, k, self._values(v, node_gate), entry_gate, None])
-        read = 0
+        # contiguous once, so that no read below copies them (or saves a copy for backward)
+        self.writes.append([adj, k.contiguous(), self._values(v, node_gate), entry_gate, None])
+        q = q.contiguous()
+        read = None
         for w_adj, w_k, w_vv, w_gate, w_log_decay in self.writes:
+            weight = self._entry_weight(w_adj, w_gate, w_log_decay)  # i_vu(s) D(u, s, l)
             score = sddmm(q, w_k, w_adj)  # [H, nnz_s]: k_v(s) . q_u(l)
-            if w_gate is not None:
-                score = score * w_gate
+            if weight is not None:
+                score = score * weight
             part = spmm(score, w_vv, w_adj)  # [H, N, d_v + 1]
-            if w_log_decay is not None:
-                part = part * torch.exp(w_log_decay)[..., None]
-            read = read + part
+            read = part if read is None else read + part
         num, den = read[..., :-1], read[..., -1]
         if self.n_init == "ones":
             qsum = q.sum(-1)
             den = den + (qsum if self.log_decay0 is None else torch.exp(self.log_decay0) * qsum)
         return num, den
+
+    @staticmethod
+    def _entry_weight(adj: Adjacency, gate: Tensor | None, log_decay: Tensor | None):
+        """Per-entry gate times the receiver's decay D(u, s, l), ``[H, nnz]`` (None: all ones)."""
+        if log_decay is None:
+            return gate
+        decay = torch.exp(log_decay)[:, adj.row]
+        return decay if gate is None else gate * decay
 
     def state(self):
         """Materialises C and n (for tests and inspection; the forward pass never does)."""
@@ -177,10 +186,8 @@ class ParallelMemory(Memory):
         for w_adj, w_k, w_vv, w_gate, w_log_decay in self.writes:
             heads, n, dk = w_k.shape
             outer = (w_vv[..., :, None] * w_k[..., None, :]).view(heads, n, -1)
-            part = spmm(w_gate, outer, w_adj).view(s.shape)
-            if w_log_decay is not None:
-                part = part * torch.exp(w_log_decay)[..., None, None]
-            s = s + part
+            weight = self._entry_weight(w_adj, w_gate, w_log_decay)
+            s = s + spmm(weight, outer, w_adj).view(s.shape)
         return self._to_node_major(s)
 
 

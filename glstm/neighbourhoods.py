@@ -2,7 +2,31 @@
 
 from __future__ import annotations
 
+import weakref
+
+from torch import Tensor
+
 from glstm.sparse import Adjacency
+
+# id(edge tensor) -> (weak reference, version, num_nodes, Adjacency). Tasks whose graphs share one
+# topology hand out the same edge tensors for every batch of a given size, so the sorting in
+# Adjacency.with_self_loops is done once per batch size instead of once per step. An entry
+# disappears with its tensor and is ignored if the tensor was modified in place.
+_ADJACENCIES: dict[int, tuple[weakref.ref, int, int, Adjacency]] = {}
+
+
+def neighbourhood(edge_index: Tensor, num_nodes: int) -> Adjacency:
+    """``Adjacency.with_self_loops(edge_index, num_nodes)``, cached for the tensor's lifetime."""
+    key = id(edge_index)
+    hit = _ADJACENCIES.get(key)
+    if hit is not None:
+        ref, version, n, adj = hit
+        if ref() is edge_index and edge_index._version == version and n == num_nodes:
+            return adj
+    adj = Adjacency.with_self_loops(edge_index, num_nodes)
+    ref = weakref.ref(edge_index, lambda _, key=key: _ADJACENCIES.pop(key, None))
+    _ADJACENCIES[key] = (ref, edge_index._version, num_nodes, adj)
+    return adj
 
 
 def layer_neighbourhoods(batch, num_layers: int, khop: bool) -> list[Adjacency]:
@@ -23,7 +47,7 @@ def layer_neighbourhoods(batch, num_layers: int, khop: bool) -> list[Adjacency]:
     """
     num_nodes = batch.num_nodes
     if not khop:
-        return [Adjacency.with_self_loops(batch.edge_index, num_nodes)] * num_layers
+        return [neighbourhood(batch.edge_index, num_nodes)] * num_layers
     hop_index = getattr(batch, "hop_index", None)
     if hop_index is None:
         raise ValueError("khop=True needs batch.hop_index (the task's exact-distance hop sets)")
@@ -32,4 +56,4 @@ def layer_neighbourhoods(batch, num_layers: int, khop: bool) -> list[Adjacency]:
             f"khop=True with num_layers={num_layers} needs hop sets for distances 1..{num_layers}, "
             f"but batch.hop_index has {len(hop_index)}"
         )
-    return [Adjacency.with_self_loops(hops, num_nodes) for hops in hop_index[:num_layers]]
+    return [neighbourhood(hops, num_nodes) for hops in hop_index[:num_layers]]

@@ -226,15 +226,16 @@ def test_memory_states_agree(variant):
 def test_associative_recall_closed_form(form):
     """Hub 0 and key node 1, gates off, orthogonal keys: the hub reads back the key node's value.
 
-    Width 4 = [key one-hot (2) | value (2)]. k = key one-hot, v = value, q_u = key one-hot of the
-    sum of u's neighbours. Hub: C = v_1 e_1^T + v_0 e_2^T, n = e_1 + e_2 (n_init zeros), q = e_1, so
+    Width 4 = [key one-hot (2) | value (2)], d_k = 4, d_v = 2. k = key one-hot (zero-padded),
+    v = value, q_u = key one-hot of the sum of u's neighbours. Hub: C = v_1 e_1^T + v_0 e_2^T, n = e_1 + e_2 (n_init zeros), q = e_1, so
     C q / max(n . q, 1) = v_1 exactly, and the output projection adds it to the value half.
     """
     model = GLSTM(
         4,
         1,
         heads=1,
-        memory_dim=2,
+        memory_dim=4,
+        value_dim=2,
         hidden_norm="none",
         forget_gate=False,
         input_gating=False,
@@ -247,10 +248,10 @@ def test_associative_recall_closed_form(form):
     with torch.no_grad():
         for p in model.parameters():
             p.zero_()
-        w = layer.lin_node.weight  # rows: W_k (2), W_v (2), W_f (1), W_o (2), W_i (1)
-        w[0:2] = eye[0:2] * 2**0.5  # k = W_k x / sqrt(d_k) = key one-hot
-        w[2:4] = eye[2:4]  # v = value
-        layer.lin_q.weight[:, 4:6] = torch.eye(2)  # q = key part of the neighbour sum
+        w = layer.lin_node.weight  # rows: W_k (4), W_v (2), W_f (1), W_o (2), W_i (1)
+        w[0:2] = 2 * eye[0:2]  # k = W_k x / sqrt(d_k) = [key one-hot, 0, 0]
+        w[4:6] = eye[2:4]  # v = value
+        layer.lin_q.weight[0:2, 4:6] = torch.eye(2)  # q = key part of the neighbour sum
         layer.lin_out.weight[2:4] = torch.eye(2)  # h -> value half
     hub, key = torch.tensor([0.0, 1.0, 0.0, 0.0]), torch.tensor([1.0, 0.0, 0.7, -1.3])
     x = torch.stack([hub, key])
@@ -263,8 +264,8 @@ def test_associative_recall_closed_form(form):
     out, (memory,) = model.forward_with_memory(x, batch)
     assert torch.equal(out[0], hub + torch.tensor([0.0, 0.0, 0.7, -1.3]))
     c, n, _ = memory.state()
-    assert torch.equal(c[0, 0], torch.tensor([[0.7, 0.0], [-1.3, 0.0]]))  # v_1 e_1^T
-    assert torch.equal(n[0, 0], torch.ones(2))
+    assert torch.equal(c[0, 0], torch.tensor([[0.7, 0, 0, 0], [-1.3, 0, 0, 0]]))  # v_1 e_1^T
+    assert torch.equal(n[0, 0], torch.tensor([1.0, 1, 0, 0]))
 
 
 # -- symmetry and locality -------------------------------------------------------------------------

@@ -1,0 +1,252 @@
+"""Training-step speed and peak memory: gLSTM (parallel, recurrent, naive reference) vs GCN/GIN/GAT.
+
+    python -m benchmarks.speed                        # all cases, 30 interleaved repetitions
+    python -m benchmarks.speed --cases nar --repeats 50 --out results/speed.json
+
+Each case builds every network exactly as ``run.py`` would (encoder, model, readout, from the
+Hydra configs) and times one full training step: forward, loss, backward, AdamW step. Models are
+timed side by side: each repetition runs one step of every model, in a rotating order, on the same
+batch, so machine load affects all of them alike; the table reports medians (and the interquartile
+range) over repetitions.
+
+Peak memory is measured on one extra step per model with ``torch.profiler`` (``profile_memory``):
+every allocation and release by torch's allocator, in order; the figure is the largest amount of
+tensor memory allocated during the step above what was live before it (activations, saved
+tensors, gradients, optimiser state updates and the temporaries inside each operator). Memory
+allocated by libraries behind torch's back (e.g. MKL's sparse workspaces) is not seen.
+
+The naive reference is gLSTM's recurrent form with the textbook aggregation: gather the per-node
+matrix i_v [v_v; 1] k_v^T onto every edge ([H, nnz, (d_v + 1) d_k]) and scatter-add it to the
+receivers.
+
+Also timed: generating the full NAR dataset of the paper (8000 + 1000 + 1000 graphs, N = 96) and
+preparing its k-hop pair sets (distances on the shared topology, the pairs at each distance, and
+their tiling for a batch of 64).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from hydra import compose, initialize_config_dir
+from torch.profiler import ProfilerActivity, profile
+
+from benchmarks.runner import prepare
+from benchmarks.tasks import NAR
+from glstm.memory import RecurrentMemory
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+class NaiveRecurrentMemory(RecurrentMemory):
+    """The recurrent form with one d_v x d_k matrix per edge (the benchmark's reference)."""
+
+    def aggregate(self, adj, outer, entry_gate):
+        heads, n, width = outer.shape
+        per_edge = outer[:, adj.col]  # [H, nnz, (d_v + 1) d_k]
+        if entry_gate is not None:
+            per_edge = per_edge * entry_gate[..., None]
+        return outer.new_zeros(heads, n, width).index_add_(1, adj.row, per_edge)
+
+
+@dataclass
+class Contender:
+    name: str
+    overrides: list[str]
+    naive: bool = False
+
+
+NAR_GLSTM = ["model=glstm", "model.dim=64", "model.heads=1", "model.memory_dim=32"]
+TREE_GLSTM = ["model=glstm", "model.dim=32"]
+
+CASES = {
+    "nar": (
+        "NAR, N = 96, d = 64, batch 64, 2 layers (gLSTM: H = 1, d_k = d_v = 32)",
+        ["task=nar", "task.num_keys=96", "task.num_train=512", "task.num_val=8", "task.num_test=8"],
+        [
+            Contender("gLSTM parallel", [*NAR_GLSTM, "model.form=parallel"]),
+            Contender("gLSTM recurrent", [*NAR_GLSTM, "model.form=recurrent"]),
+            Contender("gLSTM naive", [*NAR_GLSTM, "model.form=recurrent"], naive=True),
+            Contender("GCN", ["model=gcn", "model.dim=64"]),
+            Contender("GIN", ["model=gin", "model.dim=64"]),
+            Contender("GAT", ["model=gat", "model.dim=64"]),
+        ],
+    ),
+    "tree": (
+        "Tree-NeighborsMatch, depth 5, d = 32, batch 1024, 6 layers (gLSTM: H = 4, d_k = 16)",
+        ["task=tree_neighbors_match", "task.depth=5"],
+        [
+            Contender("gLSTM parallel", [*TREE_GLSTM, "model.form=parallel"]),
+            Contender("gLSTM recurrent", [*TREE_GLSTM, "model.form=recurrent"]),
+            Contender("gLSTM naive", [*TREE_GLSTM, "model.form=recurrent"], naive=True),
+            Contender("GCN", ["model=gcn", "model.dim=32"]),
+            Contender("GIN", ["model=gin", "model.dim=32"]),
+            Contender("GAT", ["model=gat", "model.dim=32"]),
+        ],
+    ),
+}
+CASES["nar_khop"] = (
+    CASES["nar"][0].replace("2 layers", "2 layers, k-hop"),
+    CASES["nar"][1],
+    [Contender(c.name, [*c.overrides, "model.khop=true"], c.naive) for c in CASES["nar"][2]],
+)
+
+
+class Trainer:
+    """One network, its optimiser and a training step, as run.py builds them."""
+
+    def __init__(self, task_overrides: list[str], contender: Contender):
+        with initialize_config_dir(str(CONF), version_base="1.3"):
+            cfg = compose(
+                "config",
+                overrides=[*task_overrides, *contender.overrides, "logger=none", "device=cpu"],
+            )
+        self.task, self.net, num_layers, _ = prepare(cfg)
+        if contender.naive:
+            self.net.model.memory_class = lambda form: NaiveRecurrentMemory
+        self.optimizer = torch.optim.AdamW(self.net.parameters(), lr=1e-3)
+        self.data = self.task.generate(cfg.data_seed)["train"]
+        self.data.num_hops = num_layers
+        self.batch = self.data.batch(torch.arange(cfg.train.batch_size))
+        self.params = sum(p.numel() for p in self.net.parameters())
+
+    def step(self) -> None:
+        loss = self.task.loss(self.net(self.batch), self.batch.y)
+        loss.backward()
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def timed_step(self) -> float:
+        start = time.perf_counter()
+        self.step()
+        return time.perf_counter() - start
+
+    def peak_memory(self) -> int:
+        """Bytes: the high-water mark of allocations minus releases during one step."""
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+            self.step()
+        events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
+        live = peak = 0
+        for event in sorted(events, key=lambda e: e.start_ns()):
+            live += event.nbytes()
+            peak = max(peak, live)
+        return peak
+
+
+def quartiles(values: list[float]) -> tuple[float, float, float]:
+    q1, q2, q3 = statistics.quantiles(values, n=4)
+    return q1, q2, q3
+
+
+def run_case(name: str, repeats: int, warmup: int) -> dict:
+    title, task_overrides, contenders = CASES[name]
+    trainers = {c.name: Trainer(task_overrides, c) for c in contenders}
+    for trainer in trainers.values():
+        for _ in range(warmup):
+            trainer.step()
+    times = {key: [] for key in trainers}
+    order = list(trainers)
+    for rep in range(repeats):
+        for key in order[rep % len(order) :] + order[: rep % len(order)]:
+            times[key].append(trainers[key].timed_step())
+    rows = {}
+    for key, trainer in trainers.items():
+        q1, median, q3 = quartiles(times[key])
+        rows[key] = {
+            "median_ms": 1e3 * median,
+            "iqr_ms": [1e3 * q1, 1e3 * q3],
+            "peak_mb": trainer.peak_memory() / 2**20,
+            "params": trainer.params,
+        }
+    return {"title": title, "repeats": repeats, "rows": rows}
+
+
+def time_nar_data(repeats: int = 3) -> dict:
+    """Seconds to build NAR (N = 96, 10,000 graphs) and its 2 hop sets tiled for batch 64."""
+
+    def once() -> float:
+        start = time.perf_counter()
+        task = NAR(num_keys=96, num_train=8000, num_val=1000, num_test=1000)
+        data = task.generate(0)
+        for graphs in data.values():
+            graphs.num_hops = 2
+            graphs.batch(torch.arange(64))  # builds the tiled edge and hop sets for batch 64
+        return time.perf_counter() - start
+
+    seconds = [once() for _ in range(repeats)]
+    return {"median_s": statistics.median(seconds), "runs_s": seconds}
+
+
+def report(results: dict) -> str:
+    lines = []
+    for case in results["cases"].values():
+        rows = case["rows"]
+        gcn = rows["GCN"]["median_ms"]
+        lines += [
+            f"### {case['title']}",
+            "",
+            "| model | step (ms, median) | IQR (ms) | peak memory (MB) | x GCN time | params |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for key, row in rows.items():
+            lo, hi = row["iqr_ms"]
+            lines.append(
+                f"| {key} | {row['median_ms']:.1f} | {lo:.1f}-{hi:.1f} | {row['peak_mb']:.1f} | "
+                f"{row['median_ms'] / gcn:.2f} | {row['params']:,} |"
+            )
+        par, naive, rec = rows["gLSTM parallel"], rows["gLSTM naive"], rows["gLSTM recurrent"]
+        lines += [
+            "",
+            f"parallel vs naive: {naive['median_ms'] / par['median_ms']:.1f}x faster, "
+            f"{par['peak_mb'] / naive['peak_mb']:.2f}x the peak memory; "
+            f"recurrent vs naive: {naive['median_ms'] / rec['median_ms']:.1f}x faster, "
+            f"{rec['peak_mb'] / naive['peak_mb']:.2f}x the memory; "
+            f"parallel vs GCN: {par['median_ms'] / gcn:.2f}x the step time "
+            f"({case['repeats']} reps)",
+            "",
+        ]
+    data = results.get("nar_data")
+    if data:
+        runs = ", ".join(f"{s:.2f}" for s in data["runs_s"])
+        lines.append(
+            f"NAR data, N = 96, 10,000 graphs + k-hop sets: {data['median_s']:.2f} s (runs: {runs})"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--repeats", type=int, default=30, help="timed steps per model")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps per model first")
+    parser.add_argument("--no-data", action="store_true", help="skip the data-generation timing")
+    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--out", type=Path, help="also write the results as JSON here")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    results = {
+        "machine": {
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "device": "cpu",
+        },
+        "cases": {name: run_case(name, args.repeats, args.warmup) for name in args.cases},
+    }
+    if not args.no_data:
+        results["nar_data"] = time_nar_data()
+    print(report(results))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2))
+    return results
+
+
+if __name__ == "__main__":
+    main()
