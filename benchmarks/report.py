@@ -1,0 +1,436 @@
+"""Tables and figures of one experiment, built from the results store.
+
+    python -m benchmarks.report EXPERIMENT [--results-dir results] [--override KEY=VALUE ...]
+
+EXPERIMENT is the store's experiment name (`results/runs/<EXPERIMENT>/`), e.g. `nar_capacity`, or
+`nar_capacity_quick` for the quick profile's sweep. The report
+
+- reads every finished run's result.json (no W&B, no network);
+- groups runs by (task, model, variant, problem size), where the variant is whatever else varies
+  within a model's runs (e.g. d_k, width, k-hop), and aggregates over seeds: mean, standard
+  deviation with ddof = 1 (the sample std; undefined for one seed), number of runs, parameters;
+- adds, for NAR-style classification over `num_keys`, the capacity per model and variant: the
+  largest N recalled at mean accuracy >= 0.9 (interpolated in log N) and the peak stored bits;
+- writes `<results-dir>/tables/EXPERIMENT.{md,csv,tex}` (CSV: one row per group, long format;
+  Markdown and LaTeX: one row per model and variant, one column per size) and
+  `<results-dir>/figures/EXPERIMENT.png`: the selected metric against problem size with +-1 std
+  bands, plus, where the runs carry them, the sensitivity ratio and the mean Jacobian norm;
+- compares the store with the experiment's sweep (expanded from conf/experiment/ with the profile
+  that gives this experiment name) and says which runs are missing, so a partial sweep reports
+  what it has.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from benchmarks.store import config_hash, load_results  # noqa: E402
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+DDOF = 1  # sample standard deviation over seeds
+SEED_KEYS = ("config.seed", "config.data_seed", "config.model_seed")
+# Short names for config keys in variant labels; keys not listed use their last path component.
+SHORT = {"memory_dim": "d_k", "value_dim": "d_v", "dim": "d", "heads": "H", "num_layers": "L"}
+LABEL_ORDER = ("memory_dim", "value_dim", "heads", "dim", "num_layers", "khop")
+METRIC_NAMES = {"acc": "accuracy", "mse": "MSE"}
+
+
+# ------------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_runs(results_dir: str | Path, experiment: str) -> pd.DataFrame:
+    """One row per finished run: result.json's flat keys plus the identity config flattened to
+    `config.<path>` columns, and a `variant` label (see :func:`add_variants`)."""
+    results = load_results(results_dir, experiment)
+    if not results:
+        return pd.DataFrame()
+    runs = pd.json_normalize(results, sep=".")
+    return add_variants(runs)
+
+
+def _config_columns(runs: pd.DataFrame) -> list[str]:
+    """Config columns that may define a variant: model, task and train settings, minus seeds,
+    the problem size itself and the model's class."""
+    sizes = {f"config.task.{c.removeprefix('size/')}" for c in runs if c.startswith("size/")}
+    return [
+        c
+        for c in runs
+        if c.startswith(("config.model.", "config.task.", "config.train."))
+        and c not in sizes
+        and c not in SEED_KEYS
+        and not c.endswith("._target_")
+    ]
+
+
+def _label_key(column: str) -> tuple[int, str]:
+    name = column.rsplit(".", 1)[-1]
+    return (LABEL_ORDER.index(name) if name in LABEL_ORDER else len(LABEL_ORDER), column)
+
+
+def _format_value(name: str, value) -> str:
+    if isinstance(value, bool | np.bool_):
+        return f"{name}={'on' if value else 'off'}"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"{SHORT.get(name, name)}={value}"
+
+
+def add_variants(runs: pd.DataFrame) -> pd.DataFrame:
+    """Add `variant`: the values of the config keys that vary between runs of one (task, model),
+    e.g. "d_k=8 d=16 khop=off" for one gLSTM arm. A key that varies for one model labels every
+    model that has it (so a single GCN arm still shows "d=256"); empty when nothing varies."""
+    runs = runs.copy()
+    columns = _config_columns(runs)
+    varying = set()
+    for _, group in runs.groupby(["task", "model"], sort=False):
+        # astype(str): lists and None compare as text
+        varying |= {c for c in columns if group[c].astype(str).nunique(dropna=False) > 1}
+    varying = sorted(varying, key=_label_key)
+
+    def label(row) -> str:
+        return " ".join(
+            _format_value(c.rsplit(".", 1)[-1], row[c])
+            for c in varying
+            if not (np.isscalar(row[c]) and pd.isna(row[c]))
+        )
+
+    runs["variant"] = runs.apply(label, axis=1) if varying else ""
+    return runs
+
+
+def natural_key(text: str) -> tuple:
+    """Sort key that orders "d_k=8" before "d_k=16"."""
+    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(text)))
+
+
+def size_column(runs: pd.DataFrame) -> str | None:
+    """The problem-size column (`size/num_keys`, `size/depth`, `size/distance`, ...)."""
+    sizes = [c for c in runs if c.startswith("size/")]
+    return sizes[0] if sizes else None
+
+
+# ------------------------------------------------------------------------------------------------
+# Aggregation
+
+
+def summarise(runs: pd.DataFrame) -> pd.DataFrame:
+    """Long table: one row per (task, model, variant, size) with the selected metric's mean, std
+    (ddof = 1), number of runs, parameter count, epochs, wall time and, where present, the mean
+    sensitivity figures."""
+    size = size_column(runs)
+    keys = ["task", "model", "variant"] + ([size] if size else [])
+    extra = [
+        c
+        for c in (
+            "sens/ratio",
+            "sens/selected",
+            "sens/background",
+            "sens/hop_1",
+            "cap/bits",
+            "train/acc",
+            "val/acc",
+        )
+        if c in runs
+    ]
+    grouped = runs.groupby(keys, sort=True, dropna=False)
+    table = grouped.agg(
+        metric=("metric", "first"),
+        score_key=("score_key", "first"),
+        mean=("score", "mean"),
+        std=("score", lambda s: s.std(ddof=DDOF)),
+        n=("score", "size"),
+        params=("params", "median"),
+        epochs=("epochs", "mean"),
+        wall_time_s=("wall_time_s", "mean"),
+        **{c: (c, "mean") for c in extra},
+    )
+    table["params"] = table["params"].round().astype(int)
+    return table.reset_index()
+
+
+def capacity(runs: pd.DataFrame) -> pd.DataFrame | None:
+    """Capacity per (task, model, variant) for classification sweeps over `num_keys`: the
+    largest N at mean accuracy >= 0.9 and the peak stored bits (benchmarks.metrics.capacity).
+    None when the experiment is not such a sweep."""
+    if "size/num_keys" not in runs or not (runs["metric"] == "acc").all():
+        return None
+    from benchmarks.metrics.capacity import capacity_table
+
+    return capacity_table(runs, by=["task", "model", "variant"], size="size/num_keys")
+
+
+# ------------------------------------------------------------------------------------------------
+# Tables
+
+
+def _cell(mean: float, std: float, n: int, metric: str) -> str:
+    digits = "{:.3g}" if metric == "mse" else "{:.3f}"
+    text = digits.format(mean)
+    if n > 1 and not math.isnan(std):
+        text += " ± " + digits.format(std)
+    return f"{text} ({n})"
+
+
+def wide_table(summary: pd.DataFrame, cap: pd.DataFrame | None) -> pd.DataFrame:
+    """One row per (task, model, variant); a column per problem size holding
+    "mean ± std (n)"; then parameters and, for NAR, capacity."""
+    size = size_column(summary)
+    rows = []
+    for (task, model, variant), group in summary.groupby(["task", "model", "variant"], sort=True):
+        row = {"task": task, "model": model, "variant": variant}
+        for _, r in group.iterrows():
+            key = f"{size.removeprefix('size/')}={r[size]:g}" if size else r["score_key"]
+            row[key] = _cell(r["mean"], r["std"], int(r["n"]), r["metric"])
+        low, high = group["params"].min(), group["params"].max()
+        row["params"] = f"{low:,}" if low == high else f"{low:,}–{high:,}"
+        if cap is not None and (task, model, variant) in cap.index:
+            c = cap.loc[(task, model, variant)]
+            row["capacity N (acc ≥ 0.9)"] = (
+                "< min N" if math.isnan(c.capacity_n) else f"{c.capacity_n:.1f}"
+            )
+            row["peak bits"] = f"{c.peak_bits:.0f}"
+        rows.append(row)
+    rows.sort(key=lambda r: (r["task"], r["model"], natural_key(r["variant"])))
+    table = pd.DataFrame(rows)
+    if size:  # sizes in numeric order, whatever order they were first seen in
+        size_cols = sorted(
+            (c for c in table if c.startswith(size.removeprefix("size/") + "=")),
+            key=lambda c: float(c.split("=", 1)[1]),
+        )
+        fixed = ["task", "model", "variant"]
+        table = table[fixed + size_cols + [c for c in table if c not in fixed + size_cols]]
+    return table.fillna("–")
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    """A GitHub Markdown table (pandas' to_markdown needs the optional tabulate package)."""
+
+    def line(cells) -> str:
+        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+    rows = [line(table.columns), line(["---"] * len(table.columns))]
+    rows += [line(r) for r in table.itertuples(index=False)]
+    return "\n".join(rows)
+
+
+def caption(experiment: str, summary: pd.DataFrame) -> str:
+    metric = summary["metric"].iloc[0]
+    key = summary["score_key"].iloc[0]
+    return (
+        f"{experiment}: {key} ({METRIC_NAMES.get(metric, metric)}, "
+        f"{'higher' if metric == 'acc' else 'lower'} is better) per problem size, "
+        f"mean ± std over seeds (std with ddof = {DDOF}; none shown for one run), "
+        "(n) runs; params: trainable parameters."
+    )
+
+
+def to_latex(table: pd.DataFrame, text: str, label: str) -> str:
+    """A LaTeX table (booktabs rules) with the caption `text`; plain-ASCII LaTeX for the symbols
+    the cells use."""
+    tex = table.to_latex(index=False, caption=text, label=f"tab:{label}", escape=True)
+    return tex.replace("±", r"$\pm$").replace("≥", r"$\geq$").replace("–", "--")
+
+
+# ------------------------------------------------------------------------------------------------
+# Figure
+
+
+def _series(summary: pd.DataFrame):
+    """(label, rows sorted by size) per (model, variant)."""
+    groups = summary.groupby(["model", "variant"], sort=False)
+    for model, variant in sorted(groups.groups, key=lambda k: (k[0], natural_key(k[1]))):
+        rows = groups.get_group((model, variant))
+        yield f"{model} {variant}".strip(), rows.sort_values(size_column(summary))
+
+
+def figure(summary: pd.DataFrame, experiment: str, path: Path) -> None:
+    """Metric against problem size with ±1 std bands, per model and variant; for runs with
+    sensitivity figures also the selected/background ratio and the mean Jacobian norm of the
+    key nodes (or of hop 1) against size."""
+    size = size_column(summary)
+    metric, key = summary["metric"].iloc[0], summary["score_key"].iloc[0]
+    panels = [("score", f"{key} ({METRIC_NAMES.get(metric, metric)})")]
+    if "sens/ratio" in summary:
+        panels.append(("sens/ratio", "sensitivity ratio selected / background"))
+    jac = None
+    if {"sens/selected", "sens/background"} <= set(summary) and size == "size/num_keys":
+        n = summary[size]
+        jac = (summary["sens/selected"] + (n - 1) * summary["sens/background"]) / n
+        panels.append(("jacobian", "mean |J| over key nodes"))
+    elif "sens/hop_1" in summary:
+        jac = summary["sens/hop_1"]
+        panels.append(("jacobian", "mean |J| at hop 1"))
+    summary = summary.assign(jacobian=jac) if jac is not None else summary
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.0), squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (label, rows) in enumerate(_series(summary)):
+        style = dict(color=colours[i % len(colours)], marker="o", ms=3.5, lw=1.5)
+        if "khop=on" in label:
+            style["ls"] = "--"
+        x = rows[size].to_numpy(float) if size else np.zeros(len(rows))
+        for ax, (column, _) in zip(axes[0], panels, strict=True):
+            y = rows["mean" if column == "score" else column].to_numpy(float)
+            ax.plot(x, y, label=label, **style)
+            if column == "score":
+                std = rows["std"].fillna(0).to_numpy(float)
+                ax.fill_between(x, y - std, y + std, color=style["color"], alpha=0.15, lw=0)
+    for ax, (column, ylabel) in zip(axes[0], panels, strict=True):
+        ax.set_xlabel(size.removeprefix("size/") if size else "")
+        ax.set_ylabel(ylabel)
+        if size in ("size/num_keys", "size/distance"):
+            ax.set_xscale("log", base=2)
+            ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        if column != "score" or metric == "mse":
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    if metric == "acc":
+        axes[0][0].set_ylim(-0.02, 1.02)
+        if size == "size/num_keys" and "cap/num_classes" not in summary:  # NAR: C = N classes
+            n = np.sort(summary[size].unique()).astype(float)
+            axes[0][0].plot(n, 1 / n, color="grey", ls=":", lw=1, label="chance (1/N)")
+    axes[0][0].legend(fontsize=7, loc="best")
+    fig.suptitle(f"{experiment}: mean ± std over seeds (ddof = {DDOF})", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+# ------------------------------------------------------------------------------------------------
+# The experiment's sweep
+
+
+def sweep_source(experiment: str, overrides: list[str]) -> tuple[str, str] | None:
+    """The (conf/experiment file, profile) whose composed `experiment_name` is `experiment`."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        for path in sorted((CONF / "experiment").glob("*.yaml")):
+            for profile in ("paper", "quick"):
+                base = [f"experiment={path.stem}", f"profile={profile}", *overrides]
+                if compose("config", overrides=base).experiment_name == experiment:
+                    return path.stem, profile
+    return None
+
+
+def expected_runs(experiment: str, overrides: list[str] = ()) -> dict[str, list[str]] | str:
+    """{config hash: the job's sweep overrides} for every job of the experiment's sweep, expanded
+    as Hydra's basic sweeper does (`hydra.sweeper.params`, then the command line's `overrides`,
+    which may sweep too, e.g. "task.num_keys=4,8"), or a line saying why it cannot be listed."""
+    from hydra import compose, initialize_config_dir
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    fixed = [o for o in overrides if not parser.parse_override(o).is_sweep_override()]
+    source = sweep_source(experiment, fixed)
+    if source is None:
+        return f"no conf/experiment file gives experiment_name={experiment}"
+    name, profile = source
+    base = [f"experiment={name}", f"profile={profile}"]
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        cfg = compose("config", overrides=[*base, *fixed], return_hydra_config=True)
+        sweeper = cfg.hydra.sweeper
+        if not sweeper._target_.endswith("BasicSweeper"):
+            return f"experiment={name} is a sampled sweep ({sweeper._target_.rsplit('.', 1)[-1]})"
+        params = [f"{k}={v}" for k, v in (sweeper.params or {}).items()] + list(overrides)
+        jobs = BasicSweeper.split_arguments(parser.parse_overrides(params), None)[0]
+        return {config_hash(compose("config", overrides=[*base, *job])): job for job in jobs}
+
+
+# ------------------------------------------------------------------------------------------------
+# The command
+
+
+def report(
+    experiment: str,
+    results_dir: str | Path = "results",
+    overrides: list[str] = (),
+    check_sweep: bool = True,
+) -> dict:
+    """Build the tables and the figure of `experiment`; return the pieces (for tests) and print
+    the Markdown table with what is missing from the sweep."""
+    results_dir = Path(results_dir)
+    runs = load_runs(results_dir, experiment)
+    expected = expected_runs(experiment, list(overrides)) if check_sweep else None
+    notes = []
+    if isinstance(expected, dict):
+        done = set(runs["config_hash"]) if len(runs) else set()
+        missing = [job for h, job in expected.items() if h not in done]
+        extra = len(done - set(expected))
+        notes.append(f"sweep: {len(expected) - len(missing)} of {len(expected)} runs done")
+        if missing:
+            notes.append(f"missing {len(missing)} runs:")
+            notes += ["  " + " ".join(job) for job in missing[:20]]
+            if len(missing) > 20:
+                notes.append(f"  ... and {len(missing) - 20} more")
+        if extra:
+            notes.append(
+                f"{extra} stored runs are not in this sweep (other overrides? pass them with "
+                "--override); they are included below"
+            )
+    elif isinstance(expected, str):
+        notes.append(f"sweep not checked: {expected}")
+    if runs.empty:
+        print(
+            "\n".join(
+                [f"{experiment}: no finished runs in {results_dir / 'runs' / experiment}"] + notes
+            )
+        )
+        return {"runs": runs, "notes": notes}
+
+    summary = summarise(runs)
+    cap = capacity(runs)
+    table = wide_table(summary, cap)
+    text = caption(experiment, summary)
+    tables, figures = results_dir / "tables", results_dir / "figures"
+    tables.mkdir(parents=True, exist_ok=True)
+    markdown = f"{to_markdown(table)}\n\n{text}\n"
+    (tables / f"{experiment}.md").write_text(markdown)
+    csv = summary.merge(cap.reset_index(), how="left") if cap is not None else summary
+    csv.to_csv(tables / f"{experiment}.csv", index=False)
+    (tables / f"{experiment}.tex").write_text(to_latex(table, text, experiment))
+    figure(summary, experiment, figures / f"{experiment}.png")
+
+    print(markdown)
+    print("\n".join(notes))
+    print(f"wrote {tables / experiment}.{{md,csv,tex}} and {figures / experiment}.png")
+    return {"runs": runs, "summary": summary, "capacity": cap, "table": table, "notes": notes}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.report", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("experiment", help="experiment name in the store, e.g. nar_capacity_quick")
+    parser.add_argument(
+        "--results-dir", default="results", help="the store's root (default: results)"
+    )
+    parser.add_argument(
+        "--override",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an override the sweep was run with (repeatable), to list its missing runs",
+    )
+    parser.add_argument("--no-check", action="store_true", help="do not compare with the sweep")
+    args = parser.parse_args(argv)
+    out = report(args.experiment, args.results_dir, args.override, not args.no_check)
+    return 0 if "summary" in out else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""The report on a synthetic store: aggregates match a hand computation, every output is written,
+and a partial sweep is reported with what is missing."""
+
+import json
+import math
+
+import pandas as pd
+import pytest
+from conftest import compose_config
+
+from benchmarks import report as rep
+from benchmarks.metrics.capacity import capacity_threshold
+from benchmarks.store import config_hash
+
+# (model, memory_dim or width, N) -> test accuracy per seed
+ACCS = {
+    ("glstm", 8, 4): [1.0, 0.98, 0.96],
+    ("glstm", 8, 8): [0.95, 0.9, 0.85],
+    ("glstm", 8, 16): [0.5, 0.4, 0.3],
+    ("glstm", 16, 4): [1.0, 1.0, 1.0],
+    ("glstm", 16, 8): [1.0, 0.99, 0.98],
+    ("glstm", 16, 16): [0.93, 0.91],  # a seed is missing: n = 2
+    ("gcn", 256, 4): [0.9],  # one seed: std undefined
+    ("gcn", 256, 8): [0.2],
+    ("gcn", 256, 16): [0.1],
+}
+
+
+def result(model: str, width: int, n: int, seed: int, acc: float) -> dict:
+    """A result.json as the runner writes it (the keys the report reads)."""
+    model_cfg = {"_target_": f"x.{model}", "khop": True}
+    if model == "glstm":
+        model_cfg |= {"memory_dim": width, "dim": 2 * width, "heads": 1}
+    else:
+        model_cfg |= {"dim": width}
+    config = {
+        "task": {"_target_": "x.NAR", "num_keys": n, "num_train": 100},
+        "model": model_cfg,
+        "train": {"lr": 1e-3},
+        "seed": seed,
+        "data_seed": seed,
+        "model_seed": seed,
+    }
+    return {
+        "config_hash": f"{model}{width}n{n}s{seed}",
+        "task": "nar",
+        "size/num_keys": n,
+        "model": model,
+        "metric": "acc",
+        "score_key": "test/acc",
+        "score": acc,
+        "test/acc": acc,
+        "val/acc": acc,
+        "train/acc": 1.0,
+        "params": 1000 * width + n,
+        "epochs": 10,
+        "wall_time_s": 1.0,
+        "seed": seed,
+        "sens/ratio": 10.0 * acc,
+        "sens/selected": acc,
+        "sens/background": 0.1,
+        "config": config,
+    }
+
+
+@pytest.fixture
+def store(tmp_path):
+    for (model, width, n), accs in ACCS.items():
+        for seed, acc in enumerate(accs):
+            r = result(model, width, n, seed, acc)
+            path = tmp_path / "runs" / "synthetic" / r["config_hash"]
+            path.mkdir(parents=True)
+            (path / "result.json").write_text(json.dumps(r))
+    return tmp_path
+
+
+def test_aggregates_match_hand_computation(store, capsys):
+    out = rep.report("synthetic", store, check_sweep=False)
+    summary = out["summary"].set_index(["model", "variant", "size/num_keys"])
+    assert set(summary.index.get_level_values("variant")) == {"d_k=8 d=16", "d_k=16 d=32", "d=256"}
+
+    row = summary.loc[("glstm", "d_k=8 d=16", 8)]
+    assert row["mean"] == pytest.approx(0.9)
+    assert row["std"] == pytest.approx(0.05)  # sqrt(((.05)^2 + 0 + (.05)^2) / (3 - 1))
+    assert row["n"] == 3 and row["params"] == 8008
+    row = summary.loc[("glstm", "d_k=16 d=32", 16)]
+    assert (row["mean"], row["n"]) == (pytest.approx(0.92), 2)
+    assert row["std"] == pytest.approx(math.sqrt(2 * 0.01**2))
+    row = summary.loc[("gcn", "d=256", 4)]
+    assert row["n"] == 1 and math.isnan(row["std"])
+    assert summary.loc[("glstm", "d_k=8 d=16", 16), "sens/ratio"] == pytest.approx(4.0)
+
+    cap = out["capacity"]
+    expected = capacity_threshold([4, 8, 16], [0.98, 0.9, 0.4])
+    assert cap.loc[("nar", "glstm", "d_k=8 d=16"), "capacity_n"] == pytest.approx(expected)
+    assert cap.loc[("nar", "gcn", "d=256"), "capacity_n"] == pytest.approx(4.0)
+
+    md = (store / "tables" / "synthetic.md").read_text()
+    assert "| nar | glstm | d_k=8 d=16 | 0.980 ± 0.020 (3) | 0.900 ± 0.050 (3) |" in md
+    assert "| nar | gcn | d=256 | 0.900 (1) |" in md
+    assert "ddof = 1" in md
+    assert md.split("\n\n")[0] in capsys.readouterr().out  # the table is printed
+
+    csv = pd.read_csv(store / "tables" / "synthetic.csv")
+    assert len(csv) == len(ACCS) and {"mean", "std", "n", "params", "capacity_n"} <= set(csv)
+
+    tex = (store / "tables" / "synthetic.tex").read_text()
+    assert r"\begin{table}" in tex and r"\caption{" in tex and r"\end{tabular}" in tex
+    body = [line for line in tex.splitlines() if line.startswith("nar &")]
+    assert len(body) == 3  # one row per model and variant
+    assert r"nar & glstm & d\_k=8 d=16 & 0.980 $\pm$ 0.020 (3)" in body[1]
+
+    png = store / "figures" / "synthetic.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_empty_store_says_so(tmp_path, capsys):
+    out = rep.report("nothing", tmp_path, check_sweep=False)
+    assert out["runs"].empty and "no finished runs" in capsys.readouterr().out
+    assert rep.main(["nothing", "--results-dir", str(tmp_path), "--no-check"]) == 1
+
+
+def test_partial_sweep_lists_missing_runs(tmp_path, capsys):
+    """Two of gcn_depth's quick runs are stored: the report finds the sweep from the experiment
+    name, counts them as done and lists the other ten."""
+    jobs = rep.expected_runs("gcn_depth_quick")
+    assert isinstance(jobs, dict) and len(jobs) == 12
+    for i, overrides in enumerate(
+        [["model.num_layers=2", "task.num_keys=4"], ["model.num_layers=5", "task.num_keys=16"]]
+    ):
+        cfg = compose_config(["experiment=gcn_depth", "profile=quick", *overrides])
+        r = result("gcn", 128, cfg.task.num_keys, 0, 0.5 + 0.1 * i)
+        r["config_hash"] = config_hash(cfg)
+        assert r["config_hash"] in jobs
+        path = tmp_path / "runs" / "gcn_depth_quick" / r["config_hash"]
+        path.mkdir(parents=True)
+        (path / "result.json").write_text(json.dumps(r))
+    out = rep.report("gcn_depth_quick", tmp_path)
+    printed = capsys.readouterr().out
+    assert "sweep: 2 of 12 runs done" in printed and "missing 10 runs:" in printed
+    assert "model.num_layers=3 task.num_keys=8 seed=0" in printed
+    assert len(out["summary"]) == 2
+
+
+def test_sampled_and_unknown_sweeps_are_not_listed():
+    assert "sampled sweep" in rep.expected_runs("glstm_search_quick")
+    assert "no conf/experiment file" in rep.expected_runs("my_own_sweep")
