@@ -16,8 +16,8 @@ EXPERIMENT is the store's experiment name (`results/runs/<EXPERIMENT>/`), e.g. `
   `<results-dir>/figures/EXPERIMENT.png`: the selected metric against problem size with +-1 std
   bands, plus, where the runs carry them, the sensitivity ratio and the mean Jacobian norm;
 - compares the store with the experiment's sweep (expanded from conf/experiment/ with the profile
-  that gives this experiment name) and says which runs are missing, so a partial sweep reports
-  what it has.
+  that gives this experiment name), reports the runs of that sweep, says which are missing (a
+  partial sweep reports what it has) and leaves out stored runs made with other settings.
 """
 
 from __future__ import annotations
@@ -379,9 +379,10 @@ def report(
                 notes.append(f"  ... and {len(missing) - 20} more")
         if extra:
             notes.append(
-                f"{extra} stored runs are not in this sweep (other overrides? pass them with "
-                "--override); they are included below"
+                f"{extra} stored runs are not in this sweep and are left out (run with other "
+                "overrides? pass them with --override, or --no-check to report every run)"
             )
+            runs = add_variants(runs[runs["config_hash"].isin(expected)])
     elif isinstance(expected, str):
         notes.append(f"sweep not checked: {expected}")
     if runs.empty:

@@ -25,7 +25,7 @@ JOBS = {
     ("gcn_depth", "paper"): 4 * 7 * 3,  # layers x N x seeds
     ("nar_capacity", "quick"): 3 * 4,
     ("narr_capacity", "quick"): 3 * 4,
-    ("tree_neighbors_match", "quick"): 4 * 3,
+    ("tree_neighbors_match", "quick"): 4 * 2,
     ("ring_transfer", "quick"): 2 * 3,
     ("gcn_depth", "quick"): 4 * 3,
 }

@@ -135,11 +135,15 @@ def test_partial_sweep_lists_missing_runs(tmp_path, capsys):
         path = tmp_path / "runs" / "gcn_depth_quick" / r["config_hash"]
         path.mkdir(parents=True)
         (path / "result.json").write_text(json.dumps(r))
+    other = result("gcn", 64, 4, 0, 0.1)  # a run with other settings in the same store
+    (tmp_path / "runs" / "gcn_depth_quick" / "other").mkdir()
+    (tmp_path / "runs" / "gcn_depth_quick" / "other" / "result.json").write_text(json.dumps(other))
     out = rep.report("gcn_depth_quick", tmp_path)
     printed = capsys.readouterr().out
     assert "sweep: 2 of 12 runs done" in printed and "missing 10 runs:" in printed
     assert "model.num_layers=3 task.num_keys=8 seed=0" in printed
-    assert len(out["summary"]) == 2
+    assert "1 stored runs are not in this sweep and are left out" in printed
+    assert len(out["summary"]) == 2 and set(out["summary"]["mean"]) == {0.5, 0.6}
 
 
 def test_sampled_and_unknown_sweeps_are_not_listed():
