@@ -40,6 +40,7 @@ from torch.profiler import ProfilerActivity, profile
 from benchmarks.runner import prepare
 from benchmarks.tasks import NAR
 from glstm.memory import RecurrentMemory
+from glstm.neighbourhoods import layer_neighbourhoods
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
@@ -168,19 +169,27 @@ def run_case(name: str, repeats: int, warmup: int) -> dict:
 
 
 def time_nar_data(repeats: int = 3) -> dict:
-    """Seconds to build NAR (N = 96, 10,000 graphs) and its 2 hop sets tiled for batch 64."""
+    """Seconds to build NAR (N = 96, 10,000 graphs) and its 2 hop sets tiled for batch 64, and
+    then gLSTM's neighbourhood structures for such a batch (once per batch size)."""
 
-    def once() -> float:
+    def once() -> tuple[float, float]:
         start = time.perf_counter()
         task = NAR(num_keys=96, num_train=8000, num_val=1000, num_test=1000)
         data = task.generate(0)
         for graphs in data.values():
             graphs.num_hops = 2
-            graphs.batch(torch.arange(64))  # builds the tiled edge and hop sets for batch 64
-        return time.perf_counter() - start
+            batch = graphs.batch(torch.arange(64))  # builds the tiled edge and hop sets
+        middle = time.perf_counter()
+        for adj in layer_neighbourhoods(batch, 2, khop=True):
+            adj.csr(1, adj.ones(1, torch.float32), transpose=True)  # CSR and its transpose
+        return middle - start, time.perf_counter() - middle
 
-    seconds = [once() for _ in range(repeats)]
-    return {"median_s": statistics.median(seconds), "runs_s": seconds}
+    runs = [once() for _ in range(repeats)]
+    return {
+        "median_s": statistics.median(r[0] for r in runs),
+        "runs_s": [r[0] for r in runs],
+        "glstm_neighbourhoods_s": statistics.median(r[1] for r in runs),
+    }
 
 
 def report(results: dict) -> str:
@@ -215,7 +224,9 @@ def report(results: dict) -> str:
     if data:
         runs = ", ".join(f"{s:.2f}" for s in data["runs_s"])
         lines.append(
-            f"NAR data, N = 96, 10,000 graphs + k-hop sets: {data['median_s']:.2f} s (runs: {runs})"
+            f"NAR data, N = 96, 10,000 graphs + k-hop sets: {data['median_s']:.2f} s "
+            f"(runs: {runs}); then gLSTM's CSR neighbourhoods for a batch of 64: "
+            f"{data['glstm_neighbourhoods_s']:.3f} s"
         )
     return "\n".join(lines)
 
@@ -226,10 +237,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=30, help="timed steps per model")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps per model first")
     parser.add_argument("--no-data", action="store_true", help="skip the data-generation timing")
-    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch intra-op threads (default 1: steady timings on a shared machine; 0: torch's)",
+    )
     parser.add_argument("--out", type=Path, help="also write the results as JSON here")
     args = parser.parse_args(argv)
-    if args.threads:
+    if args.threads > 0:
         torch.set_num_threads(args.threads)
     results = {
         "machine": {

@@ -28,19 +28,47 @@ warnings.filterwarnings(
 )
 
 
-def _argsort(key: Tensor) -> Tensor:
-    """Unstable argsort of an integer tensor (numpy on CPU: torch's CPU sort is ~10x slower)."""
-    if key.device.type == "cpu":
-        return torch.from_numpy(np.argsort(key.numpy(), kind="quicksort"))
-    return torch.argsort(key)
+def _np_self_loops(src: np.ndarray, dst: np.ndarray, num_nodes: int):
+    """(row, col) of N(u) = in-neighbours without self edges + one self-loop, sorted by row."""
+    keep = src != dst
+    if not keep.all():
+        src, dst = src[keep], dst[keep]
+    loop = np.arange(num_nodes, dtype=src.dtype)
+    if dst.size < 2 or (dst[1:] >= dst[:-1]).all():
+        # Merge without sorting: row u becomes [u's self-loop, u's edges in input order].
+        row = np.empty(dst.size + num_nodes, dtype=src.dtype)
+        col = np.empty_like(row)
+        loop_pos = _np_compressed(dst, num_nodes)[:-1] + loop
+        edge_pos = np.arange(dst.size) + dst + 1
+        row[loop_pos], col[loop_pos] = loop, loop
+        row[edge_pos], col[edge_pos] = dst, src
+        return row, col
+    row, col = np.concatenate([dst, loop]), np.concatenate([src, loop])
+    perm = np.argsort(row, kind="quicksort")
+    return row[perm], col[perm]
 
 
-def _is_sorted(x: Tensor) -> bool:
-    return x.numel() < 2 or bool((x[1:] >= x[:-1]).all())
+def _torch_self_loops(src: Tensor, dst: Tensor, num_nodes: int) -> tuple[Tensor, Tensor]:
+    """``_np_self_loops`` with torch's kernels, for tensors that live on an accelerator."""
+    keep = src != dst
+    src, dst = src[keep], dst[keep]
+    loop = torch.arange(num_nodes, device=src.device)
+    row, col = torch.cat([dst, loop]), torch.cat([src, loop])
+    perm = torch.argsort(row)
+    return row[perm], col[perm]
+
+
+def _np_compressed(index: np.ndarray, size: int) -> np.ndarray:
+    """CSR row pointer [size + 1] of a sorted index vector."""
+    ptr = np.zeros(size + 1, dtype=np.int64)
+    np.cumsum(np.bincount(index, minlength=size), out=ptr[1:])
+    return ptr
 
 
 def _compressed(index: Tensor, size: int) -> Tensor:
-    """CSR row pointer [size + 1] of a sorted index vector."""
+    """CSR row pointer [size + 1] of a sorted index tensor."""
+    if index.device.type == "cpu":
+        return torch.from_numpy(_np_compressed(index.numpy(), size))
     ptr = index.new_zeros(size + 1)
     torch.cumsum(torch.bincount(index, minlength=size), 0, out=ptr[1:])
     return ptr
@@ -62,7 +90,6 @@ class Adjacency:
     def __init__(self, row: Tensor, col: Tensor, num_nodes: int):
         self.row, self.col, self.num_nodes = row, col, num_nodes
         self.nnz = row.numel()
-        self.crow = _compressed(row, num_nodes)
         self._cache: dict = {}
 
     @classmethod
@@ -73,27 +100,27 @@ class Adjacency:
             edge_index (LongTensor): ``[2, E]``, row 0 = sender v, row 1 = receiver u.
             num_nodes (int): number of nodes N.
         """
-        src, dst = edge_index[0], edge_index[1]
-        keep = src != dst
-        src, dst = src[keep], dst[keep]
-        loop = torch.arange(num_nodes, device=src.device)
-        if _is_sorted(dst):
-            # Merge without sorting: row u becomes [u's self-loop, u's edges in input order].
-            nnz = dst.numel() + num_nodes
-            row, col = src.new_empty(nnz), src.new_empty(nnz)
-            loop_pos = _compressed(dst, num_nodes)[:-1] + loop
-            edge_pos = torch.arange(dst.numel(), device=dst.device) + dst + 1
-            row[loop_pos], col[loop_pos] = loop, loop
-            row[edge_pos], col[edge_pos] = dst, src
-            return cls(row, col, num_nodes)
-        row, col = torch.cat([dst, loop]), torch.cat([src, loop])
-        perm = _argsort(row)
-        return cls(row[perm], col[perm], num_nodes)
+        if edge_index.device.type != "cpu":
+            return cls(*_torch_self_loops(edge_index[0], edge_index[1], num_nodes), num_nodes)
+        # numpy: several times faster than torch's CPU kernels for this index bookkeeping
+        row, col = _np_self_loops(*edge_index.numpy(), num_nodes)
+        return cls(torch.from_numpy(row), torch.from_numpy(col), num_nodes)
+
+    @property
+    def crow(self) -> Tensor:
+        """CSR row pointer ``[N + 1]``."""
+        if "crow" not in self._cache:
+            self._cache["crow"] = _compressed(self.row, self.num_nodes)
+        return self._cache["crow"]
 
     # -- block-diagonal index arrays for H heads ------------------------------------------------
     def _transpose(self) -> tuple[Tensor, Tensor, Tensor]:
+        """Sender-major pattern: (row pointer, receivers, entry permutation)."""
         if "t" not in self._cache:
-            perm = _argsort(self.col)
+            if self.col.device.type == "cpu":
+                perm = torch.from_numpy(np.argsort(self.col.numpy(), kind="quicksort"))
+            else:
+                perm = torch.argsort(self.col)
             self._cache["t"] = (_compressed(self.col[perm], self.num_nodes), self.row[perm], perm)
         return self._cache["t"]
 
@@ -110,6 +137,8 @@ class Adjacency:
             )
             col_h = (col + h * self.num_nodes).reshape(-1)
             perm_h = None if perm is None else (perm + h * self.nnz).reshape(-1)
+            if heads * self.nnz < 2**31:  # 32-bit indices: what the CPU kernels use natively
+                crow_h, col_h = crow_h.int(), col_h.int()
             self._cache[key] = (crow_h, col_h, perm_h)
         return self._cache[key]
 
@@ -128,6 +157,12 @@ class Adjacency:
         return torch.sparse_csr_tensor(crow, col, values, (n, n), check_invariants=False)
 
 
+def _mm(a: Tensor, x: Tensor) -> Tensor:
+    """Sparse ``a @ x`` into a fresh tensor (with ``out=``, torch skips a zero fill and a copy)."""
+    out = x.new_empty(a.shape[0], x.shape[1])
+    return torch.addmm(out, a, x, beta=0.0, out=out)
+
+
 class _SpMM(torch.autograd.Function):
     @staticmethod
     def forward(ctx, values: Tensor | None, x: Tensor, adj: Adjacency) -> Tensor:
@@ -136,7 +171,7 @@ class _SpMM(torch.autograd.Function):
         x2 = x.reshape(heads * n, f)
         ctx.adj = adj
         ctx.save_for_backward(values, x2 if ctx.needs_input_grad[0] else None)
-        return (adj.csr(heads, vals) @ x2).view(heads, n, f)
+        return _mm(adj.csr(heads, vals), x2).view(heads, n, f)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
@@ -151,7 +186,7 @@ class _SpMM(torch.autograd.Function):
             grad_values = torch.sparse.sampled_addmm(pattern, g2, x2.t(), beta=0.0).values()
             grad_values = grad_values.view(heads, adj.nnz)
         if ctx.needs_input_grad[1]:
-            grad_x = (adj.csr(heads, vals, transpose=True) @ g2).view(heads, n, f)
+            grad_x = _mm(adj.csr(heads, vals, transpose=True), g2).view(heads, n, f)
         return grad_values, grad_x, None
 
 
@@ -175,9 +210,9 @@ class _SDDMM(torch.autograd.Function):
         g = grad.reshape(-1)
         grad_q = grad_k = None
         if ctx.needs_input_grad[0]:
-            grad_q = (adj.csr(heads, g) @ k2).view(heads, adj.num_nodes, -1)
+            grad_q = _mm(adj.csr(heads, g), k2).view(heads, adj.num_nodes, -1)
         if ctx.needs_input_grad[1]:
-            grad_k = (adj.csr(heads, g, transpose=True) @ q2).view(heads, adj.num_nodes, -1)
+            grad_k = _mm(adj.csr(heads, g, transpose=True), q2).view(heads, adj.num_nodes, -1)
         return grad_q, grad_k, None
 
 

@@ -17,7 +17,7 @@ from torch_geometric.data import Batch
 
 from glstm import GLSTM, Adjacency
 from glstm.memory import form_costs
-from glstm.sparse import sddmm, spmm
+from glstm.sparse import _torch_self_loops, sddmm, spmm
 
 CONF_MODEL = Path(__file__).resolve().parents[1] / "conf" / "model"
 pytestmark = pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta")
@@ -227,8 +227,9 @@ def test_associative_recall_closed_form(form):
     """Hub 0 and key node 1, gates off, orthogonal keys: the hub reads back the key node's value.
 
     Width 4 = [key one-hot (2) | value (2)], d_k = 4, d_v = 2. k = key one-hot (zero-padded),
-    v = value, q_u = key one-hot of the sum of u's neighbours. Hub: C = v_1 e_1^T + v_0 e_2^T, n = e_1 + e_2 (n_init zeros), q = e_1, so
-    C q / max(n . q, 1) = v_1 exactly, and the output projection adds it to the value half.
+    v = value, q_u = key one-hot of the sum of u's neighbours. Hub: C = v_1 e_1^T + v_0 e_2^T with
+    v_0 = 0, n = e_1 + e_2 (n_init zeros), q = e_1, so C q / max(n . q, 1) = v_1 exactly, and the
+    output projection adds it to the value half.
     """
     model = GLSTM(
         4,
@@ -358,13 +359,22 @@ def test_state_shapes(form):
 
 def test_exactly_one_self_loop_per_node():
     edge_index = torch.tensor([[0, 1, 1, 2, 2, 2], [1, 1, 0, 2, 2, 0]])
+    expected = [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (2, 2), (3, 3)]
+
+    def pairs(row, col):
+        assert bool((row[1:] >= row[:-1]).all())  # receiver-major
+        return sorted(zip(row.tolist(), col.tolist(), strict=True))
+
     adj = Adjacency.with_self_loops(edge_index, 4)
-    pairs = sorted(zip(adj.row.tolist(), adj.col.tolist(), strict=True))
-    assert pairs == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (2, 2), (3, 3)]
-    sorted_input = edge_index[:, edge_index[1].argsort()]
+    assert pairs(adj.row, adj.col) == expected
+    sorted_input = edge_index[:, edge_index[1].argsort()]  # the merge path (no sort)
     adj_sorted = Adjacency.with_self_loops(sorted_input, 4)
-    assert sorted(zip(adj_sorted.row.tolist(), adj_sorted.col.tolist(), strict=True)) == pairs
-    assert bool((adj_sorted.row[1:] >= adj_sorted.row[:-1]).all())
+    assert pairs(adj_sorted.row, adj_sorted.col) == expected
+    assert pairs(*_torch_self_loops(edge_index[0], edge_index[1], 4)) == expected  # accelerators
+    crow, col_t, perm = adj._transpose()
+    assert torch.equal(crow, torch.tensor([0, 2, 4, 6, 7]))  # sender-major
+    assert torch.equal(adj.row[perm], col_t)
+    assert bool((adj.col[perm][1:] >= adj.col[perm][:-1]).all())
 
 
 def test_sparse_products_gradcheck():
