@@ -17,6 +17,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from benchmarks.errors import ConfigError, require
+from benchmarks.metrics.measure import check_sensitivity, measure
 from benchmarks.run_logger import check_logger, make_logger
 from benchmarks.store import RunDir, identity
 from benchmarks.tasks import Task
@@ -96,6 +97,7 @@ def prepare(cfg: DictConfig):
     """Check the config and build task, network and run directory; writes nothing."""
     check_train(cfg)
     check_logger(cfg.logger)
+    check_sensitivity(cfg.get("sensitivity"))
     device = resolve_device(cfg.device)
     task: Task = build("task", cfg.task)
     num_layers = cfg.model.num_layers or task.num_layers
@@ -185,6 +187,7 @@ def run(cfg: DictConfig, model_name: str | None = None) -> dict:
         "model_seed": cfg.model_seed,
         "config": identity(cfg),
     }
+    result |= measure(net, task, data, result, cfg.sensitivity, device, logger, run_dir.path)
     run_dir.finish(result)
     logger.summary({k: v for k, v in result.items() if k != "config"})
     logger.finish()

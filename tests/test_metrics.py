@@ -1,10 +1,13 @@
 """Over-squashing measurements: capacity in bits and batched sensitivity (SPEC.md section 5)."""
 
 import math
+import tempfile
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
+from omegaconf import OmegaConf
 
 from benchmarks.metrics.capacity import (
     capacity_table,
@@ -13,6 +16,11 @@ from benchmarks.metrics.capacity import (
     peak_stored_bits,
     stored_bits,
 )
+from benchmarks.metrics.sensitivity import measure_sensitivity, mixing_norms, readout_jacobian
+from benchmarks.runner import main, prepare, run
+from benchmarks.store import load_results
+from benchmarks.tasks.nar import KEY, QUERY
+from tests.conftest import MODELS, TINY_TASKS, compose_config
 
 # ---------------------------------------------------------------------------------------------
 # capacity
@@ -92,3 +100,180 @@ def test_peak_stored_bits_and_table():
     assert table.loc["a", "peak_bits_n"] == 16
     assert table.loc["a", "seeds"] == 6 and table.loc["a", "sizes"] == 3
     assert math.isnan(table.loc["b", "capacity_n"])
+
+
+# ---------------------------------------------------------------------------------------------
+# sensitivity
+
+
+def network(task: str, model: str, *overrides: str, graphs: str = "train"):
+    """(task, net in eval mode, a GraphSet) built exactly as the runner builds them."""
+    cfg = compose_config([f"task={task}", f"model={model}", *TINY_TASKS[task], *overrides])
+    task_obj, net, num_layers, _ = prepare(cfg)
+    data = task_obj.generate(0)
+    for split in data.values():
+        split.num_hops = num_layers
+    return task_obj, net.eval(), data[graphs]
+
+
+def per_graph_jacobian(net, graphs, b: int) -> torch.Tensor:
+    """Reference: graph b alone, torch.autograd.functional.jacobian -> [O, n, d]."""
+    batch = graphs.batch(torch.tensor([b]))
+    x = net.encoder(batch).detach()
+    return torch.autograd.functional.jacobian(lambda z: net(batch, z)[0], x)
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("task", ["nar", "tree_neighbors_match"])
+def test_batched_jacobian_equals_per_graph_jacobian(task, model):
+    """Every model config: one batch of graphs, with and without copies, equals the Jacobian of
+    each graph computed alone (so graphs do not leak into each other, BatchNorm included)."""
+    _, net, graphs = network(task, model)
+    index = torch.arange(4)
+    n = graphs.topology.num_nodes
+    reference = torch.cat([per_graph_jacobian(net, graphs, b) for b in index], dim=1)
+    assert reference.abs().sum() > 0
+    for copy_nodes in (1, 10**6):  # one output per pass; all outputs in one pass as copies
+        batched = readout_jacobian(net, graphs, index, copy_nodes=copy_nodes)
+        assert batched.shape == (reference.shape[0], len(index) * n, reference.shape[2])
+        torch.testing.assert_close(batched, reference, rtol=1e-4, atol=1e-5)
+
+
+def test_batchnorm_in_train_mode_would_couple_graphs():
+    """Why the metrics switch to eval mode: train-mode BatchNorm mixes the graphs of a batch."""
+    _, net, graphs = network("nar", "gcn", "model.norm=batch")
+    net.train()
+    coupled = readout_jacobian(net, graphs, torch.arange(4))
+    net.eval()
+    alone = torch.cat([per_graph_jacobian(net, graphs, b) for b in range(4)], dim=1)
+    assert not torch.allclose(coupled, alone, atol=1e-5)
+    torch.testing.assert_close(readout_jacobian(net, graphs, torch.arange(4)), alone)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_zero_beyond_receptive_field_nonzero_within(model):
+    """RingTransfer, distance 4 (hops 0..4), 2 layers without k-hop: hops 0-2 felt, 3-4 not."""
+    task, net, graphs = network(
+        "ring_transfer",
+        model,
+        "task.distance=4",
+        "model.num_layers=2",
+        "model.khop=false",
+        graphs="test",
+    )
+    sens = measure_sensitivity(net, task, graphs, num_graphs=5)
+    assert [sens.summary[f"sens/count_hop_{h}"] for h in range(5)] == [5, 10, 10, 10, 5]
+    for hop in range(3):
+        assert sens.summary[f"sens/hop_{hop}"] > 0
+        assert (sens.nodes.sens[sens.nodes.hop == hop] > 0).all()
+    assert (sens.nodes.sens[sens.nodes.hop > 2] == 0).all()
+
+
+def test_nar_selected_background_and_parts():
+    task, net, graphs = network("nar", "gcn", graphs="test")
+    sens = measure_sensitivity(net, task, graphs, num_graphs=10)
+    s, nodes = sens.summary, sens.nodes
+    assert s["sens/num_graphs"] == 10 and len(nodes) == 10 * graphs.topology.num_nodes
+    assert nodes.selected.sum() == 10 and (nodes[nodes.selected].role == KEY).all()
+    # the key and value halves split the full L1 norm exactly
+    np.testing.assert_allclose(nodes.sens_key + nodes.sens_value, nodes.sens, rtol=1e-5)
+    keys = nodes[nodes.role == KEY]
+    assert s["sens/selected"] == pytest.approx(keys[keys.selected].sens.mean())
+    assert s["sens/background"] == pytest.approx(keys[~keys.selected].sens.mean())
+    assert s["sens/ratio"] == pytest.approx(s["sens/selected"] / s["sens/background"])
+    for part in ("key", "value"):
+        assert s[f"sens/ratio_{part}"] == pytest.approx(
+            s[f"sens/selected_{part}"] / s[f"sens/background_{part}"]
+        )
+    assert set(sens.hops.columns) == {"hop", "sens", "std", "count"}
+
+
+def test_narr_parts_are_raw_feature_jacobians():
+    """NARR's key/value parts: the Jacobian w.r.t. the raw key and value columns."""
+    task, net, graphs = network("narr", "gcn", graphs="test")
+    sens = measure_sensitivity(net, task, graphs, num_graphs=3)
+    batch = graphs.batch(torch.arange(3))
+    features = batch.x.clone().requires_grad_(True)
+    jac = torch.stack(
+        [
+            torch.autograd.grad(net(batch.update({"x": features}))[:, o].sum(), features)[0]
+            for o in range(task.value_dim)
+        ]
+    )  # [D, N, F]
+    n = task.num_keys
+    np.testing.assert_allclose(sens.nodes.sens_key, jac[..., :n].abs().sum((0, 2)), rtol=1e-4)
+    np.testing.assert_allclose(
+        sens.nodes.sens_value, jac[..., n : n + task.value_dim].abs().sum((0, 2)), rtol=1e-4
+    )
+
+
+def test_mixing_equals_hessian_block():
+    """Mixing of one graph = sum |d^2 y_o / (d x_query,key d x_u,value)| from the full Hessian."""
+    _, net, graphs = network("nar", "gat", "model.dim=16")
+    half = 8
+    expected = []
+    for b in range(2):
+        batch = graphs.batch(torch.tensor([b]))
+        x = net.encoder(batch).detach()
+        total = torch.zeros(x.shape[0])
+        for o in range(4):
+            h = torch.autograd.functional.hessian(
+                lambda z, o=o, batch=batch: net(batch, z)[0, o], x
+            )
+            total += h[QUERY, :half, :, half:].abs().sum((0, 2))  # [n]
+        expected.append(total)
+    expected = torch.cat(expected)
+    assert expected.sum() > 0
+    for copy_nodes in (1, 10**6):
+        got = mixing_norms(net, graphs, torch.arange(2), copy_nodes=copy_nodes)
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# the runner records both
+
+
+def test_run_records_sensitivity_and_capacity(tiny, tmp_path):
+    result = run(tiny("nar"))
+    assert (
+        result["sens/num_graphs"] == 25 and result["sens/count_hop_1"] == 25 * 5
+    )  # keys and relay
+    assert {"sens/hop_0", "sens/hop_1", "sens/hop_2", "sens/ratio", "sens/ratio_value"} <= set(
+        result
+    )
+    assert result["cap/num_classes"] == 4 and result["cap/max_bits"] == 8.0
+    assert result["cap/info_bits"] == pytest.approx(information_bits(result["score"], 4))
+    assert result["cap/bits"] == pytest.approx(4 * result["cap/info_bits"])
+    (stored,) = load_results(tmp_path, "default")
+    assert stored["sens/ratio"] == result["sens/ratio"]
+    run_dir = next((tmp_path / "runs" / "default").iterdir())
+    hops = pd.read_csv(run_dir / "sensitivity_hops.csv")
+    assert list(hops.hop) == [0, 1, 2]
+
+
+def test_sensitivity_can_be_switched_off_and_is_validated(tiny, capsys):
+    result = run(tiny("ring_transfer", "sensitivity.enabled=false"))
+    assert not any(k.startswith("sens/") for k in result) and "cap/info_bits" in result
+    assert "cap/bits" not in result  # stored bits are defined for NAR only
+    with pytest.raises(SystemExit):
+        main(tiny("nar", "sensitivity.num_graphs=0"))
+    assert capsys.readouterr().err.startswith("error: sensitivity.num_graphs: must be a positive")
+
+
+@pytest.mark.slow
+def test_trained_glstm_prefers_the_selected_key():
+    """gLSTM trained to perfect recall on NAR N=4 (about 25 s on 2 cores): the queried key node
+    moves the output more than the other key nodes, most clearly through its value half."""
+    overrides = [
+        "task.num_train=1024",
+        "task.num_val=128",
+        "task.num_test=128",
+        "train.max_epochs=30",
+        "train.lr=0.005",
+        "train.batch_size=64",
+    ]
+    cfg = compose_config(["task=nar", "task.num_keys=4", "model=glstm", *overrides])
+    with tempfile.TemporaryDirectory() as results:
+        result = run(OmegaConf.merge(cfg, {"results_dir": results}))
+    assert result["score"] == 1.0
+    assert result["sens/ratio"] > 1.25 and result["sens/ratio_value"] > 1.5

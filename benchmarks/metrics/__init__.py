@@ -1,4 +1,9 @@
-"""Over-squashing measurements (SPEC.md section 5): capacity in bits and Jacobian sensitivity."""
+"""Over-squashing measurements (SPEC.md section 5): capacity in bits and Jacobian sensitivity.
+
+- :mod:`benchmarks.metrics.capacity`: I(a), stored bits, capacity threshold, peak stored bits.
+- :mod:`benchmarks.metrics.sensitivity`: batched readout Jacobians and their per-node L1 norms.
+- :mod:`benchmarks.metrics.measure`: what the runner records per run (``sens/*``, ``cap/*``).
+"""
 
 from benchmarks.metrics.capacity import (
     capacity_table,
@@ -7,11 +12,23 @@ from benchmarks.metrics.capacity import (
     peak_stored_bits,
     stored_bits,
 )
+from benchmarks.metrics.sensitivity import (
+    Sensitivity,
+    jacobian_norms,
+    measure_sensitivity,
+    mixing_norms,
+    readout_jacobian,
+)
 
 __all__ = [
+    "Sensitivity",
     "capacity_table",
     "capacity_threshold",
     "information_bits",
+    "jacobian_norms",
+    "measure_sensitivity",
+    "mixing_norms",
     "peak_stored_bits",
+    "readout_jacobian",
     "stored_bits",
 ]

@@ -1,0 +1,128 @@
+"""The per-run over-squashing measurements the runner records after training (SPEC.md section 5).
+
+``measure(...)`` returns flat result.json keys:
+
+- ``cap/*`` (classification tasks): ``cap/num_classes`` C, ``cap/info_bits`` I(a) at the run's
+  reported accuracy a (``result["score"]``), and for NAR ``cap/bits`` = N I(a) with its ceiling
+  ``cap/max_bits`` = N log2 C (see :mod:`benchmarks.metrics.capacity`);
+- ``sens/*`` (unless ``sensitivity.enabled`` is false): see
+  :func:`benchmarks.metrics.sensitivity.measure_sensitivity`. The Jacobians are those of the
+  network as training left it (the last epoch's weights), measured on the first
+  ``sensitivity.num_graphs`` graphs of the test split (the last split if there is no test split).
+
+It also writes ``sensitivity_nodes.csv`` and ``sensitivity_hops.csv`` next to result.json, logs
+both tables and a line plot of mean sensitivity against hop distance to the run logger (W&B), and
+prints a two-line summary.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+
+from benchmarks.errors import require
+from benchmarks.metrics.capacity import information_bits, stored_bits
+from benchmarks.metrics.sensitivity import Sensitivity, measure_sensitivity
+from benchmarks.run_logger import NullLogger
+from benchmarks.tasks import GraphSet, Task
+
+
+def check_sensitivity(cfg) -> None:
+    """Validate the `sensitivity` config group early (one ConfigError naming the key)."""
+    require(cfg is not None, "sensitivity", "missing config section")
+    for key in ("enabled", "mixing"):
+        require(
+            isinstance(cfg[key], bool),
+            f"sensitivity.{key}",
+            f"must be true/false, got {cfg[key]!r}",
+        )
+    require(
+        isinstance(cfg.num_graphs, int)
+        and not isinstance(cfg.num_graphs, bool)
+        and cfg.num_graphs > 0,
+        "sensitivity.num_graphs",
+        f"must be a positive integer, got {cfg.num_graphs!r}",
+    )
+
+
+def capacity(task: Task, accuracy: float, num_classes: int) -> dict:
+    """cap/* keys for a classification run at accuracy `accuracy` over `num_classes` classes."""
+    if task.kind != "classification" or accuracy is None or math.isnan(accuracy):
+        return {}
+    out = {"cap/num_classes": num_classes, "cap/info_bits": information_bits(accuracy, num_classes)}
+    keys = getattr(task, "num_keys", None)
+    if keys is not None:  # NAR: any of the N keys can be asked for
+        out["cap/bits"] = stored_bits(accuracy, num_classes, keys)
+        out["cap/max_bits"] = keys * math.log2(num_classes)
+    return out
+
+
+def measure(
+    net,
+    task: Task,
+    data: dict[str, GraphSet],
+    result: dict,
+    cfg,
+    device: torch.device | str = "cpu",
+    logger: NullLogger | None = None,
+    out_dir: Path | None = None,
+) -> dict:
+    """Capacity and sensitivity of a trained run; returns the flat keys to add to its result.
+
+    Args:
+        net: the trained Network (left in eval mode).
+        task: the task; data: its splits (with `num_hops` set as for training).
+        result: the run's result so far (its ``score`` is the accuracy for capacity).
+        cfg: the `sensitivity` config group (enabled, num_graphs, mixing).
+        device: where to compute.
+        logger: run logger for the tables and the plot.
+        out_dir: the run directory for the CSV files (None: not written).
+    """
+    logger = logger or NullLogger()
+    split = "test" if "test" in data else list(data)[-1]
+    graphs = data[split]
+    net.eval()
+    with torch.no_grad():
+        num_outputs = net(graphs.batch(torch.arange(1)).to(device)).shape[1]
+    out = capacity(task, result.get("score"), num_outputs) if task.metric == "acc" else {}
+    sens = None
+    if cfg.enabled:
+        sens = measure_sensitivity(net, task, graphs, cfg.num_graphs, cfg.mixing, device)
+        out |= sens.summary
+        if out_dir is not None:
+            sens.nodes.to_csv(Path(out_dir) / "sensitivity_nodes.csv", index=False)
+            sens.hops.to_csv(Path(out_dir) / "sensitivity_hops.csv", index=False)
+        logger.table("sensitivity/nodes", sens.nodes)
+        logger.table("sensitivity/hops", sens.hops)
+        logger.line_plot(
+            "sensitivity/by_hop", sens.hops, "hop", "sens", title="mean |d out / d x_u|_1 by hop"
+        )
+    for line in describe(out, sens, split):
+        print(line)
+    return out
+
+
+def describe(out: dict, sens: Sensitivity | None, split: str) -> list[str]:
+    """The printed summary: one line for sensitivity, one for capacity."""
+    lines = []
+    if sens is not None:
+        hops = "  ".join(f"{r.hop}: {r.sens:.3g}" for r in sens.hops.itertuples())
+        line = f"sensitivity ({out['sens/num_graphs']} {split} graphs), mean |J| by hop {hops}"
+        if "sens/ratio" in out:
+            line += (
+                f"; selected/background {out['sens/ratio']:.3g} "
+                f"(key {out.get('sens/ratio_key', math.nan):.3g}, "
+                f"value {out.get('sens/ratio_value', math.nan):.3g})"
+            )
+        if "sens/mixing_ratio" in out:
+            line += f"; mixing {out['sens/mixing_ratio']:.3g}"
+        lines.append(line)
+    if "cap/info_bits" in out:
+        c = out["cap/num_classes"]
+        line = f"capacity: {out['cap/info_bits']:.3g} of {math.log2(c):.3g} bits per query"
+        if "cap/bits" in out:
+            line += f", stored {out['cap/bits']:.3g} of {out['cap/max_bits']:.3g} bits"
+        lines.append(line)
+    return lines

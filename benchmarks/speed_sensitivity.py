@@ -1,0 +1,158 @@
+"""Speed of the batched sensitivity against a per-graph Jacobian loop (issue 4's target: >= 20x).
+
+    python -m benchmarks.speed_sensitivity                    # gLSTM, NAR N = 32, 1000 test graphs
+    python -m benchmarks.speed_sensitivity --model gcn --repeats 5
+
+Both sides compute the same numbers: |J_u|_1 = sum over outputs and input dims of
+|d y / d x_u| for every node u of the first `--graphs` NAR test graphs, on an untrained network
+built exactly as ``run.py`` builds it (speed does not depend on the weights).
+
+- **batched**: :func:`benchmarks.metrics.sensitivity.jacobian_norms`, one backward pass per output
+  dimension over all graphs at once.
+- **reference**: a Python loop over the graphs, each graph's full Jacobian [O, n, d] from
+  ``torch.func.jacrev``. Models that ``torch.func`` cannot transform (custom autograd Functions
+  without ``setup_context``, numpy calls inside ``forward``) fall back to
+  ``torch.autograd.functional.jacobian`` (one backward pass per output, per graph); the output
+  says which reference ran and why.
+
+The two alternate for `--repeats` rounds (batched, reference, batched, ...) so that machine load
+hits both alike; the table reports medians over rounds, and the two results are checked to agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+from hydra import compose, initialize_config_dir
+
+import benchmarks  # noqa: F401  (KMP_BLOCKTIME before torch loads)
+from benchmarks.metrics.sensitivity import COPY_NODES, jacobian_norms
+from benchmarks.runner import prepare
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+def build(model: str, num_keys: int, graphs: int, overrides: list[str]):
+    """(task, net in eval mode, test GraphSet) as run.py builds them."""
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        cfg = compose(
+            "config",
+            overrides=[
+                "task=nar",
+                f"model={model}",
+                f"task.num_keys={num_keys}",
+                "task.num_train=1",
+                "task.num_val=1",
+                f"task.num_test={graphs}",
+                "logger=none",
+                *overrides,
+            ],
+        )
+    task, net, num_layers, _ = prepare(cfg)
+    test = task.generate(cfg.data_seed)["test"]
+    test.num_hops = num_layers
+    return task, net.eval(), test
+
+
+def reference_kind(net, graphs) -> tuple[str, str]:
+    """("jacrev", "") if torch.func can differentiate the model, else ("functional", why)."""
+    batch = graphs.batch(torch.arange(1))
+    x = net.encoder(batch).detach()
+    try:
+        torch.func.jacrev(lambda z: net(batch, z))(x)
+        return "jacrev", ""
+    except Exception as err:  # noqa: BLE001 - any failure means: use the autograd reference
+        return "functional", f"{type(err).__name__}: {str(err).splitlines()[0][:120]}"
+
+
+def reference(net, graphs, count: int, kind: str) -> torch.Tensor:
+    """|J_u|_1 for every node of the first `count` graphs, one graph at a time: [count * n]."""
+    norms = []
+    for b in range(count):
+        batch = graphs.batch(torch.tensor([b]))
+        with torch.no_grad():
+            x = net.encoder(batch)
+
+        def f(z, batch=batch):
+            return net(batch, z)[0]  # [O]
+
+        if kind == "jacrev":
+            jac = torch.func.jacrev(f)(x)  # [O, n, d]
+        else:
+            jac = torch.autograd.functional.jacobian(f, x)  # [O, n, d]
+        norms.append(jac.abs().sum((0, 2)))
+    return torch.cat(norms)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="glstm")
+    parser.add_argument("--num-keys", type=int, default=32)
+    parser.add_argument("--graphs", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--copy-nodes", type=int, default=COPY_NODES)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--out", default="results/tables/speed_sensitivity.csv")
+    parser.add_argument("overrides", nargs="*", help="extra Hydra overrides, e.g. model.dim=32")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    task, net, graphs = build(args.model, args.num_keys, args.graphs, args.overrides)
+    index = torch.arange(args.graphs)
+    kind, why = reference_kind(net, graphs)
+    print(
+        f"{args.model} on NAR N={args.num_keys}: {args.graphs} graphs x "
+        f"{graphs.topology.num_nodes} nodes, {torch.get_num_threads()} threads; reference: "
+        + ("torch.func.jacrev per graph" if kind == "jacrev" else f"autograd jacobian ({why})")
+    )
+    jacobian_norms(net, graphs, index[:8], copy_nodes=args.copy_nodes)  # warm-up (caches)
+    batched_s, reference_s = [], []
+    for r in range(args.repeats):
+        t0 = time.perf_counter()
+        norms, _ = jacobian_norms(net, graphs, index, copy_nodes=args.copy_nodes)
+        batched_s.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        ref = reference(net, graphs, args.graphs, kind)
+        reference_s.append(time.perf_counter() - t0)
+        error = ((norms["sens"] - ref).abs().max() / ref.abs().max()).item()
+        print(
+            f"  round {r + 1}: batched {batched_s[-1]:.2f} s, reference {reference_s[-1]:.2f} s, "
+            f"max relative difference {error:.1e}"
+        )
+        assert error < 1e-4, f"batched and reference sensitivities differ by {error:.1e}"
+    batched, ref_median = statistics.median(batched_s), statistics.median(reference_s)
+    row = {
+        "model": args.model,
+        "num_keys": args.num_keys,
+        "graphs": args.graphs,
+        "outputs": task.num_classes,
+        "threads": torch.get_num_threads(),
+        "reference": kind,
+        "repeats": args.repeats,
+        "batched_median_s": batched,
+        "reference_median_s": ref_median,
+        "speedup": ref_median / batched,
+        "batched_all_s": " ".join(f"{t:.3f}" for t in batched_s),
+        "reference_all_s": " ".join(f"{t:.3f}" for t in reference_s),
+    }
+    print(
+        f"median over {args.repeats} rounds: batched {batched:.2f} s, reference {ref_median:.2f} s "
+        f"-> {row['speedup']:.1f}x"
+    )
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame = pd.DataFrame([row])
+    if out.exists():
+        frame = pd.concat([pd.read_csv(out), frame], ignore_index=True)
+    frame.to_csv(out, index=False)
+    print(f"appended to {out}")
+
+
+if __name__ == "__main__":
+    main()
