@@ -1,0 +1,1 @@
+"""Stand-alone studies, each runnable as ``python -m benchmarks.studies.<name>``."""
