@@ -51,7 +51,8 @@ def test_cli_wandb_offline_writes_run_files(tmp_path):
         ("nar", "train.optimizer=sgd", "train.optimizer: must be one of"),
         ("nar", "logger=wandb logger.mode=sometimes", "logger.mode: must be one of"),
         ("nar", "device=tpu", "device: unknown device"),
-        ("nar", "model.act=swishy", "model.act: unknown activation"),
+        ("nar", "model=gcn model.act=swishy", "model.act: unknown activation"),
+        ("nar", "model=glstm model.input_gate=sideways", "model"),
     ],
 )
 def test_bad_input_one_line_exit_2_nothing_stored(tiny, tmp_path, capsys, task, override, message):
