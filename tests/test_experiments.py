@@ -26,7 +26,7 @@ JOBS = {
     ("nar_capacity", "quick"): 3 * 4,
     ("narr_capacity", "quick"): 3 * 4,
     ("tree_neighbors_match", "quick"): 4 * 2,
-    ("ring_transfer", "quick"): 2 * 3,
+    ("ring_transfer", "quick"): 2 * 4,
     ("gcn_depth", "quick"): 4 * 3,
 }
 PARSER = OverridesParser.create()
