@@ -1,6 +1,6 @@
 """Training-step speed and peak memory: gLSTM (parallel, recurrent, naive reference) vs GCN/GIN/GAT.
 
-    python -m benchmarks.speed                        # all cases, 30 interleaved repetitions
+    python -m benchmarks.speed                        # all cases (about 20 minutes on 1 CPU core)
     python -m benchmarks.speed --cases nar --repeats 50 --out results/speed.json
 
 Each case builds every network exactly as ``run.py`` would (encoder, model, readout, from the
@@ -99,6 +99,10 @@ CASES["nar_khop"] = (
 )
 
 
+# the naive reference takes 15 s (NAR k-hop) and 45 s (tree) per step on one core
+DEFAULT_REPEATS = {"nar": 30, "nar_khop": 10, "tree": 5}
+
+
 class Trainer:
     """One network, its optimiser and a training step, as run.py builds them."""
 
@@ -141,6 +145,8 @@ class Trainer:
 
 
 def quartiles(values: list[float]) -> tuple[float, float, float]:
+    if len(values) < 2:
+        return values[0], values[0], values[0]
     q1, q2, q3 = statistics.quantiles(values, n=4)
     return q1, q2, q3
 
@@ -234,7 +240,11 @@ def report(results: dict) -> str:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
-    parser.add_argument("--repeats", type=int, default=30, help="timed steps per model")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        help=f"timed steps per model (default per case: {DEFAULT_REPEATS})",
+    )
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps per model first")
     parser.add_argument("--no-data", action="store_true", help="skip the data-generation timing")
     parser.add_argument(
@@ -253,7 +263,10 @@ def main(argv: list[str] | None = None) -> dict:
             "threads": torch.get_num_threads(),
             "device": "cpu",
         },
-        "cases": {name: run_case(name, args.repeats, args.warmup) for name in args.cases},
+        "cases": {
+            name: run_case(name, args.repeats or DEFAULT_REPEATS[name], args.warmup)
+            for name in args.cases
+        },
     }
     if not args.no_data:
         results["nar_data"] = time_nar_data()
