@@ -64,7 +64,10 @@ class GLSTMLayer(nn.Module):
     Quirks of the public code are defaults, each behind an option: the ego input gate is
     stabilised by the *sender's* own m_v (``input_gate="neighbour"`` is the same gate stabilised by
     the receiver's m_u); n starts at ones (``n_init`` in :class:`~glstm.GLSTM`); n . q is clamped
-    from below without an absolute value (``normaliser_abs``).
+    from below without an absolute value (``normaliser_abs``). A consequence of the first: m_v is a
+    max over v's own neighbourhood, so with the ego gate u's output also depends on nodes two hops
+    away per layer (through i_v), where the other gates keep the plain one-hop receptive field.
+    A switched-off gate is 1, as in the public code; m is still computed (it stabilises the others).
 
     Args:
         dim (int): node width d (input and output).

@@ -9,7 +9,7 @@ Within a block, layer l (1-based) writes to every node's memory and then reads i
     \mathrm{num}_u(l) = C_u(l) q_u(l), \qquad \mathrm{den}_u(l) = n_u(l) \cdot q_u(l),
 
 from C(0) = 0 and n(0) = 1 (``n_init="ones"``) or 0 (``"zeros"``). The input gate i_vu is either per
-sender (``ego``: folded into v_v and k_v before aggregation) or per entry (``neighbour``, ``edge``).
+sender (``ego``: folded into [v_v; 1] before aggregation) or per entry (``neighbour``, ``edge``).
 
 - :class:`RecurrentMemory` carries the state S_u = [C_u; n_u^T] ``[H, N, d_v + 1, d_k]`` from
   layer to layer and aggregates the per-node matrices i_v [v_v; 1] k_v^T with one sparse matrix

@@ -177,7 +177,7 @@ class GLSTM(nn.Module):
     def forward_with_memory(self, x: Tensor, batch) -> tuple[Tensor, list[Memory]]:
         """:meth:`forward`, also returning each block's final memory (see ``Memory.state``)."""
         num_nodes = x.shape[0]
-        neighbourhoods = layer_neighbourhoods(batch, self.num_layers, self.khop)
+        neighbourhoods = layer_neighbourhoods(batch, self.num_layers, self.khop, num_nodes)
         memory_cls = self.memory_class(self.choose_form(neighbourhoods, num_nodes))
         memories = []
         for block in self.blocks:

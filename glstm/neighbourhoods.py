@@ -29,7 +29,9 @@ def neighbourhood(edge_index: Tensor, num_nodes: int) -> Adjacency:
     return adj
 
 
-def layer_neighbourhoods(batch, num_layers: int, khop: bool) -> list[Adjacency]:
+def layer_neighbourhoods(
+    batch, num_layers: int, khop: bool, num_nodes: int | None = None
+) -> list[Adjacency]:
     """One :class:`~glstm.sparse.Adjacency` per layer l = 1..L of a block.
 
     Without k-hop aggregation every layer uses the graph's edges; with it, layer l uses the pairs at
@@ -37,15 +39,16 @@ def layer_neighbourhoods(batch, num_layers: int, khop: bool) -> list[Adjacency]:
     one self-loop (self edges in the input are dropped first).
 
     Args:
-        batch: a PyG batch with ``edge_index`` ``[2, E]`` (row 0 = sender, row 1 = receiver),
-            ``num_nodes`` and, for ``khop``, ``hop_index``: a list of ``[2, E_l]`` for l = 1..K.
+        batch: a PyG batch with ``edge_index`` ``[2, E]`` (row 0 = sender, row 1 = receiver)
+            and, for ``khop``, ``hop_index``: a list of ``[2, E_l]`` for l = 1..K.
         num_layers (int): L.
         khop (bool): aggregate over exact-distance hop sets.
+        num_nodes (int, optional): N (default: ``batch.num_nodes``).
 
     Raises:
         ValueError: ``khop`` without ``batch.hop_index``, or with fewer than L hop sets.
     """
-    num_nodes = batch.num_nodes
+    num_nodes = batch.num_nodes if num_nodes is None else num_nodes
     if not khop:
         return [neighbourhood(batch.edge_index, num_nodes)] * num_layers
     hop_index = getattr(batch, "hop_index", None)

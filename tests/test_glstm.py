@@ -17,6 +17,7 @@ from torch_geometric.data import Batch
 
 from glstm import GLSTM, Adjacency
 from glstm.memory import form_costs
+from glstm.neighbourhoods import neighbourhood
 from glstm.sparse import _torch_self_loops, sddmm, spmm
 
 CONF_MODEL = Path(__file__).resolve().parents[1] / "conf" / "model"
@@ -375,6 +376,17 @@ def test_exactly_one_self_loop_per_node():
     assert torch.equal(crow, torch.tensor([0, 2, 4, 6, 7]))  # sender-major
     assert torch.equal(adj.row[perm], col_t)
     assert bool((adj.col[perm][1:] >= adj.col[perm][:-1]).all())
+
+
+def test_neighbourhoods_are_cached_per_edge_tensor():
+    edge_index = torch.tensor([[0, 1, 2], [1, 2, 0]])
+    first = neighbourhood(edge_index, 3)
+    assert neighbourhood(edge_index, 3) is first  # same tensor: reused
+    assert neighbourhood(edge_index.clone(), 3) is not first  # equal content, other tensor
+    edge_index[0, 0] = 2  # in place: rebuilt
+    rebuilt = neighbourhood(edge_index, 3)
+    assert rebuilt is not first
+    assert (2, 1) in zip(rebuilt.col.tolist(), rebuilt.row.tolist(), strict=True)
 
 
 def test_sparse_products_gradcheck():

@@ -33,7 +33,7 @@ def test_tiny_case_end_to_end(monkeypatch, capsys):
         "time_nar_data",
         lambda: {"median_s": 0.1, "runs_s": [0.1], "glstm_neighbourhoods_s": 0.01},
     )
-    results = speed.main(["--cases", "tiny", "--warmup", "0"])
+    results = speed.main(["--cases", "tiny", "--warmup", "0", "--threads", "0"])
     rows = results["cases"]["tiny"]["rows"]
     assert set(rows) == {c.name for c in contenders}
     assert all(row["median_ms"] > 0 and row["peak_mb"] > 0 for row in rows.values())
