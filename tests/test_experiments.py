@@ -174,7 +174,7 @@ def test_profiles_apply_to_single_runs():
 def test_launcher_presets():
     local = compose_sweep("nar_capacity", "quick", "hydra/launcher=local").hydra
     assert local.launcher._target_.endswith("JoblibLauncher") and local.launcher.n_jobs == 2
-    assert local.job.env_set.OMP_NUM_THREADS == "1"  # n_jobs x threads <= 2 cores
+    assert local.job.env_set.OMP_NUM_THREADS == "1"  # the quick profile: one thread per run
     slurm = compose_sweep(
         "nar_capacity",
         "paper",
