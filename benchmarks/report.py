@@ -157,7 +157,13 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
         **{c: (c, "mean") for c in extra},
     )
     table["params"] = table["params"].round().astype(int)
-    return table.reset_index()
+    table = table.reset_index()
+    order = table["variant"].map(natural_key)
+    return (
+        table.assign(_order=order)
+        .sort_values(["task", "model", "_order"] + keys[3:])[table.columns]
+        .reset_index(drop=True)
+    )
 
 
 def capacity(runs: pd.DataFrame) -> pd.DataFrame | None:
@@ -295,6 +301,9 @@ def figure(summary: pd.DataFrame, experiment: str, path: Path) -> None:
             ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
         if column != "score" or metric == "mse":
             ax.set_yscale("log")
+            plain = matplotlib.ticker.LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5))
+            ax.yaxis.set_major_formatter(plain)
+            ax.yaxis.set_minor_formatter(plain)
         ax.grid(alpha=0.3)
     if metric == "acc":
         axes[0][0].set_ylim(-0.02, 1.02)

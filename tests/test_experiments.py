@@ -1,6 +1,7 @@
 """Every experiment composes, its sweep expands to the intended number of runs, no two runs of a
 sweep share a run directory, and the profiles and launcher presets do what they say."""
 
+import functools
 import itertools
 
 import pytest
@@ -47,12 +48,32 @@ def sweep_jobs(cfg) -> list[list[str]]:
     return BasicSweeper.split_arguments(PARSER.parse_overrides(params), None)[0]
 
 
-def job_config(experiment: str, profile: str, job: list[str]):
+@functools.cache
+def _job_config(experiment: str, profile: str, job: tuple[str, ...]):
     with initialize_config_dir(str(CONF), version_base="1.3"):
         return compose(
             "config",
             overrides=[f"experiment={experiment}", f"profile={profile}", "logger=none", *job],
         )
+
+
+def job_config(experiment: str, profile: str, job: list[str]):
+    """One job's config, composed once per test session (tests only read it)."""
+    return _job_config(experiment, profile, tuple(job))
+
+
+def one_factor_jobs(cfg) -> list[list[str]]:
+    """Jobs that change one swept key at a time from the grid's first point: every value of a
+    group choice (arm, model), the first two values of any other key."""
+    params = PARSER.parse_overrides([f"{k}={v}" for k, v in cfg.hydra.sweeper.params.items()])
+    keys = [p.get_key_element() for p in params]
+    values = [list(p.sweep_string_iterator()) for p in params]
+    first = [f"{k}={v[0]}" for k, v in zip(keys, values, strict=True)]
+    jobs = [first]
+    for i, (key, vals) in enumerate(zip(keys, values, strict=True)):
+        others = vals[1:] if key in ("arm", "model") else vals[1:2]
+        jobs += [[*first[:i], f"{key}={value}", *first[i + 1 :]] for value in others]
+    return jobs
 
 
 def test_every_experiment_is_listed():
@@ -88,28 +109,18 @@ def test_quick_jobs_build_and_never_share_a_run_dir(experiment):
 
 @pytest.mark.parametrize("experiment", GRID)
 def test_paper_sweep_values_all_change_the_run(experiment):
-    """One factor at a time over the paper grid: each value of each swept key gives another
-    config hash, so no two jobs of the full product collapse onto one run directory."""
-    cfg = compose_sweep(experiment, "paper")
-    params = PARSER.parse_overrides([f"{k}={v}" for k, v in cfg.hydra.sweeper.params.items()])
-    first = [f"{p.get_key_element()}={next(iter(p.sweep_string_iterator()))}" for p in params]
-    hashes = {}
-    for i, p in enumerate(params):
-        for value in p.sweep_string_iterator():
-            job = [*first[:i], f"{p.get_key_element()}={value}", *first[i + 1 :]]
-            hashes.setdefault(config_hash(job_config(experiment, "paper", job)), set()).add(
-                tuple(job)
-            )
-    assert all(len(jobs) == 1 for jobs in hashes.values()), hashes
+    """One factor at a time over the paper grid: each swept value gives another config hash, so
+    no two jobs of the full product collapse onto one run directory."""
+    jobs = one_factor_jobs(compose_sweep(experiment, "paper"))
+    hashes = {config_hash(job_config(experiment, "paper", job)) for job in jobs}
+    assert len(hashes) == len(jobs)
 
 
 def test_nar_arms_pair_memory_and_width():
     """gLSTM arms: one head and d = 2 d_k; baseline arms: the published widths."""
-    cfg = compose_sweep("nar_capacity", "paper")
-    arms = next(p for p in PARSER.parse_overrides([f"arm={cfg.hydra.sweeper.params.arm}"]))
     seen = {}
-    for arm in arms.sweep_string_iterator():
-        m = job_config("nar_capacity", "paper", [f"arm={arm}"]).model
+    for job in one_factor_jobs(compose_sweep("nar_capacity", "paper")):
+        m = job_config("nar_capacity", "paper", job).model
         model = m._target_.rsplit(".", 1)[-1]
         if model == "GLSTM":
             assert m.dim == 2 * m.memory_dim and m.heads == 1 and m.act == "none"
