@@ -7,13 +7,18 @@ Both sides compute the same numbers: |J_u|_1 = sum over outputs and input dims o
 |d y / d x_u| for every node u of the first `--graphs` NAR test graphs, on an untrained network
 built exactly as ``run.py`` builds it (speed does not depend on the weights).
 
-- **batched**: :func:`benchmarks.metrics.sensitivity.jacobian_norms`, one backward pass per output
-  dimension over all graphs at once.
+- **batched**: :func:`benchmarks.metrics.sensitivity.measure_sensitivity` as a run calls it (with
+  its per-hop and selected/background summaries), one backward pass per output dimension over
+  all graphs of a chunk at once (chunks of up to `--max-nodes` nodes).
 - **reference**: a Python loop over the graphs, each graph's full Jacobian [O, n, d] from
   ``torch.func.jacrev``. Models that ``torch.func`` cannot transform (custom autograd Functions
   without ``setup_context``, numpy calls inside ``forward``) fall back to
   ``torch.autograd.functional.jacobian`` (one backward pass per output, per graph); the output
   says which reference ran and why.
+
+Both run on one thread by default (``--threads``): on a shared 2-core machine, two OpenMP threads
+make every small kernel of the per-graph loop wait for a descheduled thread (measured: 100x slower
+reference), which would flatter the batched side.
 
 The two alternate for `--repeats` rounds (batched, reference, batched, ...) so that machine load
 hits both alike; the table reports medians over rounds, and the two results are checked to agree.
@@ -31,7 +36,7 @@ import torch
 from hydra import compose, initialize_config_dir
 
 import benchmarks  # noqa: F401  (KMP_BLOCKTIME before torch loads)
-from benchmarks.metrics.sensitivity import COPY_NODES, jacobian_norms
+from benchmarks.metrics.sensitivity import MAX_NODES, measure_sensitivity
 from benchmarks.runner import prepare
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -95,8 +100,14 @@ def main() -> None:
     parser.add_argument("--num-keys", type=int, default=32)
     parser.add_argument("--graphs", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--copy-nodes", type=int, default=COPY_NODES)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--max-nodes", type=int, default=MAX_NODES)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (0: torch's default); with more threads than free cores, every small "
+        "parallel kernel of the per-graph reference waits for a descheduled thread",
+    )
     parser.add_argument("--out", default="results/tables/speed_sensitivity.csv")
     parser.add_argument("overrides", nargs="*", help="extra Hydra overrides, e.g. model.dim=32")
     args = parser.parse_args()
@@ -104,23 +115,23 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     task, net, graphs = build(args.model, args.num_keys, args.graphs, args.overrides)
-    index = torch.arange(args.graphs)
     kind, why = reference_kind(net, graphs)
     print(
         f"{args.model} on NAR N={args.num_keys}: {args.graphs} graphs x "
         f"{graphs.topology.num_nodes} nodes, {torch.get_num_threads()} threads; reference: "
         + ("torch.func.jacrev per graph" if kind == "jacrev" else f"autograd jacobian ({why})")
     )
-    jacobian_norms(net, graphs, index[:8], copy_nodes=args.copy_nodes)  # warm-up (caches)
+    measure_sensitivity(net, task, graphs, 8)  # warm-up (caches)
     batched_s, reference_s = [], []
     for r in range(args.repeats):
         t0 = time.perf_counter()
-        norms, _ = jacobian_norms(net, graphs, index, copy_nodes=args.copy_nodes)
+        sens = measure_sensitivity(net, task, graphs, args.graphs, max_nodes=args.max_nodes)
         batched_s.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         ref = reference(net, graphs, args.graphs, kind)
         reference_s.append(time.perf_counter() - t0)
-        error = ((norms["sens"] - ref).abs().max() / ref.abs().max()).item()
+        batched = torch.tensor(sens.nodes.sens.to_numpy())
+        error = ((batched - ref).abs().max() / ref.abs().max()).item()
         print(
             f"  round {r + 1}: batched {batched_s[-1]:.2f} s, reference {reference_s[-1]:.2f} s, "
             f"max relative difference {error:.1e}"

@@ -229,6 +229,20 @@ def test_mixing_equals_hessian_block():
         torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-6)
 
 
+def test_mixing_failure_is_a_warning_not_a_lost_run(monkeypatch):
+    """A model without double backward (e.g. out= kernels) loses only the mixing figures."""
+    import benchmarks.metrics.sensitivity as sensitivity
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no double backward here")
+
+    monkeypatch.setattr(sensitivity, "mixing_norms", broken)
+    task, net, graphs = network("nar", "gcn", graphs="test")
+    with pytest.warns(RuntimeWarning, match="sensitivity.mixing skipped: no double backward"):
+        sens = measure_sensitivity(net, task, graphs, num_graphs=3, mixing=True)
+    assert math.isnan(sens.summary["sens/mixing_ratio"]) and sens.summary["sens/ratio"] > 0
+
+
 # ---------------------------------------------------------------------------------------------
 # the runner records both
 

@@ -6,9 +6,10 @@
   reported accuracy a (``result["score"]``), and for NAR ``cap/bits`` = N I(a) with its ceiling
   ``cap/max_bits`` = N log2 C (see :mod:`benchmarks.metrics.capacity`);
 - ``sens/*`` (unless ``sensitivity.enabled`` is false): see
-  :func:`benchmarks.metrics.sensitivity.measure_sensitivity`. The Jacobians are those of the
-  network as training left it (the last epoch's weights), measured on the first
-  ``sensitivity.num_graphs`` graphs of the test split (the last split if there is no test split).
+  :func:`benchmarks.metrics.sensitivity.measure_sensitivity`, plus ``sens/time_s``. The
+  Jacobians are those of the network as training left it (the last epoch's weights), measured on
+  the first ``sensitivity.num_graphs`` graphs of the test split (the last split if there is no
+  test split).
 
 It also writes ``sensitivity_nodes.csv`` and ``sensitivity_hops.csv`` next to result.json, logs
 both tables and a line plot of mean sensitivity against hop distance to the run logger (W&B), and
@@ -18,6 +19,7 @@ prints a two-line summary.
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 
 import torch
@@ -89,8 +91,9 @@ def measure(
     out = capacity(task, result.get("score"), num_outputs) if task.metric == "acc" else {}
     sens = None
     if cfg.enabled:
+        t0 = time.perf_counter()
         sens = measure_sensitivity(net, task, graphs, cfg.num_graphs, cfg.mixing, device)
-        out |= sens.summary
+        out |= sens.summary | {"sens/time_s": time.perf_counter() - t0}
         if out_dir is not None:
             sens.nodes.to_csv(Path(out_dir) / "sensitivity_nodes.csv", index=False)
             sens.hops.to_csv(Path(out_dir) / "sensitivity_hops.csv", index=False)

@@ -13,6 +13,8 @@ on the nodes of graph b. So for one output dimension o, the gradient of sum_b y_
 the whole node matrix x [N, d] holds, in row u, exactly J_u[o, :] of u's own graph. One backward
 pass per output dimension (O in all) therefore yields every graph's Jacobian. This needs the network
 in eval mode: BatchNorm in train mode normalises with batch statistics and couples the graphs.
+Graphs are processed in chunks of at most MAX_NODES nodes; a chunk smaller than COPY_NODES / 2
+nodes is stacked several times so that one pass serves several output dimensions (:class:`_Copies`).
 
 **Second-order mixing** (NAR): for the query node q of a graph and a key node u,
 
@@ -40,7 +42,9 @@ from benchmarks.tasks.nar import KEY, NARR, QUERY, KeyValueEncoder
 # part's coordinates [N, k] (a column slice, or a chain rule through a linear encoder).
 Part = Callable[[Tensor], Tensor]
 
-MAX_NODES = 2**16  # graphs per chunk: at most this many nodes (bounds memory only)
+# Graphs per chunk: at most this many nodes. Bounds memory; on a CPU, chunks of 2^12 to 2^13 nodes
+# ran fastest (GCN and gLSTM on NAR-32, one thread: larger chunks leave the cache).
+MAX_NODES = 2**12
 COPY_NODES = 2**13  # small chunks are copied up to this many nodes per pass (see _Copies)
 MIXING_COPY_NODES = 2**16  # the same for mixing: its double-backward passes outweigh a forward
 
@@ -96,7 +100,7 @@ def _passes(
     """Backward passes for the derivatives p = 0..P-1, derivative p seeded at output outputs[p].
 
     Yields (copies, chunk of derivative ids [k], grad [k * B * n, d]) where row block c of grad
-    is d(sum_b y_b[outputs[chunk[c]]]) / dx. Large chunks of graphs (B n >= copy_nodes / 2) share
+    is d(sum_b y_b[outputs[chunk[c]]]) / dx. Large chunks of graphs (B n > copy_nodes / 2) share
     one forward pass and run one backward pass per derivative; smaller ones pack several
     derivatives into one pass as copies (up to `copy_nodes` nodes).
     """
@@ -120,11 +124,10 @@ def _graph_chunks(graphs: GraphSet, index: Tensor, max_nodes: int) -> list[Tenso
     return list(index.split(max(1, max_nodes // graphs.topology.num_nodes)))
 
 
-def _num_outputs(net, graphs: GraphSet, index: Tensor, device) -> tuple[int, Tensor]:
-    """(O, y [B, O]): the readout width and the outputs on the graphs at `index`."""
+def _num_outputs(net, graphs: GraphSet, index: Tensor, device) -> int:
+    """O, the readout width (from a forward pass on the first graph at `index`)."""
     with torch.no_grad():
-        y = net(graphs.batch(index).to(device))
-    return y.shape[1], y
+        return net(graphs.batch(index[:1]).to(device)).shape[1]
 
 
 def readout_jacobian(
@@ -141,8 +144,7 @@ def readout_jacobian(
     Returns:
         J [O, N, d] with J[o, b * n + u, i] = d y_b[o] / d x_{b, u}[i].
     """
-    num_outputs, _ = _num_outputs(net, graphs, index, device)
-    outputs = torch.arange(num_outputs)
+    outputs = torch.arange(_num_outputs(net, graphs, index, device))
     passes = _passes(net, graphs, index, outputs, copy_nodes, device)
     return torch.cat([c.per_copy(grad) for c, _, grad in passes])
 
@@ -171,11 +173,14 @@ def jacobian_norms(
         ({"sens": [N], "sens_<part>": [N], ...}, y [B, O] the readout output).
     """
     parts = parts or {}
-    num_outputs, y = _num_outputs(net, graphs, index, device)
-    size = len(index) * graphs.topology.num_nodes
-    norms = {name: y.new_zeros(size) for name in ["sens", *(f"sens_{p}" for p in parts)]}
-    outputs = torch.arange(num_outputs)
+    outputs = torch.arange(_num_outputs(net, graphs, index, device))
+    norms, y = {}, None
     for c, _, grad in _passes(net, graphs, index, outputs, copy_nodes, device):
+        if y is None:  # copy 0 of the first pass holds every graph once
+            y = c.y[: len(index)].detach()
+            size = len(index) * graphs.topology.num_nodes
+            names = ["sens", *(f"sens_{p}" for p in parts)]
+            norms = {name: grad.new_zeros(size) for name in names}
         norms["sens"] += c.per_copy(grad.abs().sum(-1)).sum(0)
         for name, part in parts.items():
             norms[f"sens_{name}"] += c.per_copy(part(grad).abs().sum(-1)).sum(0)
@@ -200,10 +205,10 @@ def mixing_norms(
         M [N]: the sum over outputs o, query key dims i and value dims j of the node of
         |d^2 y[o] / (d x_q[i] d x_u[j])|, q the query node of u's graph.
     """
-    num_outputs, y = _num_outputs(net, graphs, index, device)
     half = net.encoder.key.embedding_dim
-    mixing = y.new_zeros(len(index) * graphs.topology.num_nodes)
-    outputs = torch.arange(num_outputs).repeat_interleave(half)  # pair p = (p // half, p % half)
+    mixing = torch.zeros(len(index) * graphs.topology.num_nodes, device=device)
+    # derivative p is the pair (output p // half, query key dim p % half)
+    outputs = torch.arange(_num_outputs(net, graphs, index, device)).repeat_interleave(half)
     passes = _passes(net, graphs, index, outputs, copy_nodes, device, create_graph=True)
     for c, chunk, grad in passes:
         if not grad.requires_grad:  # the gradient does not depend on x: no mixing
