@@ -155,6 +155,7 @@ def run(cfg: DictConfig, model_name: str | None = None) -> dict:
         device,
         seed=cfg.model_seed,
         on_epoch=on_epoch,
+        on_resume=run_dir.write_history,
         checkpoint=run_dir.checkpoint,
         progress=progress,
     )

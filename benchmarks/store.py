@@ -84,6 +84,12 @@ class RunDir:
         if not self.checkpoint.exists():
             (self.path / "history.csv").unlink(missing_ok=True)
 
+    def write_history(self, rows: list[dict]) -> None:
+        """Replace history.csv with `rows` (on resume: the checkpoint's epochs)."""
+        (self.path / "history.csv").unlink(missing_ok=True)
+        for row in rows:
+            self.append_history(row)
+
     def append_history(self, row: dict) -> None:
         file = self.path / "history.csv"
         new = not file.exists()

@@ -132,13 +132,15 @@ def fit(
     *,
     seed: int,
     on_epoch: Callable[[dict], None] = lambda row: None,
+    on_resume: Callable[[list[dict]], None] = lambda rows: None,
     checkpoint: Path | None = None,
     progress: bool | None = None,
 ) -> FitResult:
     """Train `net` on data["train"] with the protocol `cfg` (the `train` config group).
 
     Resumes from `checkpoint` when that file exists and saves it after every epoch, so an
-    interrupted run continues where it stopped. `progress=None` shows bars only on a terminal.
+    interrupted run continues where it stopped; `on_resume` then gets the checkpoint's history
+    (rows logged after the last checkpoint are trained again). `progress=None` shows bars only on a terminal.
     """
     split = "val" if cfg.select == "best_val" else "train"
     monitor = f"{split}/{task.metric}"
@@ -158,6 +160,7 @@ def fit(
         torch.set_rng_state(state["rng"])
         history, selection, elapsed = state["history"], state["selection"], state["elapsed"]
         start_epoch = len(history) + 1 if state["stopped"] == "max_epochs" else cfg.max_epochs + 1
+        on_resume(history)
 
     train = data["train"]
     steps = cfg.passes_per_epoch * train.num_batches(cfg.batch_size)

@@ -135,3 +135,32 @@ def test_killed_run_leaves_no_result_and_resumes(tmp_path, kill_after_rows):
     result = json.loads((history.parent / "result.json").read_text())
     assert result["epochs"] == 8
     assert load_results(tmp_path, "default") == [result]
+
+
+def test_resume_matches_an_uninterrupted_run(tiny, monkeypatch):
+    """A crash after epoch 3's history row but before its checkpoint: the re-run trains epoch 3
+    again from the epoch-2 checkpoint, keeps each epoch once, and ends exactly where an
+    uninterrupted run ends (model, optimiser, shuffling and RNG state are all restored)."""
+    overrides = ["train.max_epochs=4", "train.stop_loss=null", "sensitivity.enabled=false"]
+    reference = tiny("nar", *overrides, "experiment_name=reference")
+    run(reference)
+    cfg = tiny("nar", *overrides)
+    append = RunDir.append_history
+
+    def crash_after_epoch_3(self, row):
+        append(self, row)
+        if row["epoch"] == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(RunDir, "append_history", crash_after_epoch_3)
+    with pytest.raises(KeyboardInterrupt):
+        run(cfg)
+    monkeypatch.undo()
+    run(cfg)
+
+    def history(c):
+        frame = pd.read_csv(RunDir(c.results_dir, c.experiment_name, c).path / "history.csv")
+        return frame.drop(columns="time_s")
+
+    assert history(cfg)["epoch"].tolist() == [1, 2, 3, 4]
+    pd.testing.assert_frame_equal(history(cfg), history(reference))
