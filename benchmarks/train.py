@@ -140,7 +140,8 @@ def fit(
 
     Resumes from `checkpoint` when that file exists and saves it after every epoch, so an
     interrupted run continues where it stopped; `on_resume` then gets the checkpoint's history
-    (rows logged after the last checkpoint are trained again). `progress=None` shows bars only on a terminal.
+    (rows logged after the last checkpoint are trained again). `progress=None` shows bars only
+    on a terminal.
     """
     split = "val" if cfg.select == "best_val" else "train"
     monitor = f"{split}/{task.metric}"
