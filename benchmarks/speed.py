@@ -97,6 +97,7 @@ CASES["nar_khop"] = (
     CASES["nar"][1],
     [Contender(c.name, [*c.overrides, "model.khop=true"], c.naive) for c in CASES["nar"][2]],
 )
+CASES = {name: CASES[name] for name in ("nar", "nar_khop", "tree")}
 
 
 # the naive reference takes 15 s (NAR k-hop) and 45 s (tree) per step on one core
