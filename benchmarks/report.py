@@ -44,6 +44,8 @@ SEED_KEYS = ("config.seed", "config.data_seed", "config.model_seed")
 SHORT = {"memory_dim": "d_k", "value_dim": "d_v", "dim": "d", "heads": "H", "num_layers": "L"}
 LABEL_ORDER = ("memory_dim", "value_dim", "heads", "dim", "num_layers", "khop")
 METRIC_NAMES = {"acc": "accuracy", "mse": "MSE"}
+# Sizes that are a hop distance: the Jacobian panel shows the inputs that far from the readout.
+FARTHEST_HOP = {"size/depth": "r (the leaves)", "size/distance": "L (the source)"}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -131,10 +133,21 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     sensitivity figures."""
     size = size_column(runs)
     keys = ["task", "model", "variant"] + ([size] if size else [])
+    if size in FARTHEST_HOP:  # the leaves of a depth-r tree, the source at ring distance L
+        hop = runs[size].astype(int).map(lambda h: f"sens/hop_{h}")
+        if hop.isin(runs.columns).any():
+            runs = runs.assign(
+                **{
+                    "sens/farthest": [
+                        runs.at[i, c] if c in runs else np.nan for i, c in hop.items()
+                    ]
+                }
+            )
     extra = [
         c
         for c in (
             "sens/ratio",
+            "sens/farthest",
             "sens/selected",
             "sens/background",
             "sens/hop_1",
@@ -275,6 +288,9 @@ def figure(summary: pd.DataFrame, experiment: str, path: Path) -> None:
         n = summary[size]
         jac = (summary["sens/selected"] + (n - 1) * summary["sens/background"]) / n
         panels.append(("jacobian", "mean |J| over key nodes"))
+    elif "sens/farthest" in summary:
+        jac = summary["sens/farthest"]
+        panels.append(("jacobian", f"mean |J| at hop {FARTHEST_HOP[size]}"))
     elif "sens/hop_1" in summary:
         jac = summary["sens/hop_1"]
         panels.append(("jacobian", "mean |J| at hop 1"))
@@ -299,6 +315,9 @@ def figure(summary: pd.DataFrame, experiment: str, path: Path) -> None:
         if size in ("size/num_keys", "size/distance"):
             ax.set_xscale("log", base=2)
             ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+            ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        if size:
+            ax.set_xticks(np.sort(summary[size].unique()))
         if column != "score" or metric == "mse":
             ax.set_yscale("log")
             plain = matplotlib.ticker.LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5))

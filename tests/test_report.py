@@ -149,3 +149,22 @@ def test_partial_sweep_lists_missing_runs(tmp_path, capsys):
 def test_sampled_and_unknown_sweeps_are_not_listed():
     assert "sampled sweep" in rep.expected_runs("glstm_search_quick")
     assert "no conf/experiment file" in rep.expected_runs("my_own_sweep")
+
+
+def test_distance_sweeps_plot_the_farthest_hop(tmp_path):
+    """RingTransfer-like runs: the Jacobian panel uses each run's sensitivity at hop L."""
+    for distance in (2, 4):
+        r = result("gcn", 64, 4, 0, 1.0 / distance)
+        r |= {
+            "task": "ring_transfer",
+            "size/distance": distance,
+            f"sens/hop_{distance}": 0.1**distance,
+        }
+        del r["size/num_keys"], r["sens/ratio"], r["sens/selected"], r["sens/background"]
+        r["config"]["task"] = {"_target_": "x.Ring", "distance": distance}
+        path = tmp_path / "runs" / "ring" / f"d{distance}"
+        path.mkdir(parents=True)
+        (path / "result.json").write_text(json.dumps(r))
+    out = rep.report("ring", tmp_path, check_sweep=False)
+    assert out["summary"]["sens/farthest"].tolist() == pytest.approx([1e-2, 1e-4])
+    assert out["capacity"] is None and (tmp_path / "figures" / "ring.png").exists()
