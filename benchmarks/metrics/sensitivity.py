@@ -45,7 +45,7 @@ Part = Callable[[Tensor], Tensor]
 # Graphs per chunk: at most this many nodes. Bounds memory; on a CPU, chunks of 2^12 to 2^13 nodes
 # ran fastest (GCN and gLSTM on NAR-32, one thread: larger chunks leave the cache).
 MAX_NODES = 2**12
-COPY_NODES = 2**13  # small chunks are copied up to this many nodes per pass (see _Copies)
+COPY_NODES = MAX_NODES  # smaller chunks are copied up to this many nodes per pass (_Copies)
 MIXING_COPY_NODES = 2**16  # the same for mixing: its double-backward passes outweigh a forward
 
 __all__ = [
