@@ -75,6 +75,15 @@ def check_positive(key: str, value: int) -> int:
     return value
 
 
+def split_sizes(num_train: int, num_val: int, num_test: int) -> dict[str, int]:
+    """Graphs per split, each checked positive (keys task.num_train / num_val / num_test)."""
+    return {
+        "train": check_positive("task.num_train", num_train),
+        "val": check_positive("task.num_val", num_val),
+        "test": check_positive("task.num_test", num_test),
+    }
+
+
 def check_even_dim(task: str, dim: int) -> None:
     require(
         dim % 2 == 0,

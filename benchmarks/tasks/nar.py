@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from benchmarks.errors import require
-from benchmarks.tasks.base import NodeReadout, Task, check_even_dim, check_positive
+from benchmarks.tasks.base import NodeReadout, Task, check_even_dim, check_positive, split_sizes
 from benchmarks.tasks.graphs import GraphSet, Topology, split_generator, undirected
 
 HUB, RELAY, QUERY, KEY = 0, 1, 2, 3  # node roles; key nodes are 3..N+2
@@ -66,11 +66,7 @@ class NAR(Task):
 
     def _init_shape(self, num_keys, num_train, num_val, num_test, num_layers) -> None:
         self.num_keys = check_positive("task.num_keys", num_keys)
-        self.sizes = {
-            "train": check_positive("task.num_train", num_train),
-            "val": check_positive("task.num_val", num_val),
-            "test": check_positive("task.num_test", num_test),
-        }
+        self.sizes = split_sizes(num_train, num_val, num_test)
         self.num_layers = check_positive("task.num_layers", num_layers)
         self.size = {"num_keys": num_keys}
         self.topology = nar_topology(num_keys)

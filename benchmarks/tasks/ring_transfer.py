@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from benchmarks.errors import require
-from benchmarks.tasks.base import NodeReadout, Task, check_positive, uniform_labels
+from benchmarks.tasks.base import NodeReadout, Task, check_positive, split_sizes, uniform_labels
 from benchmarks.tasks.graphs import GraphSet, Topology, split_generator, undirected
 from benchmarks.tasks.nar import FeatureEncoder
 
@@ -43,11 +43,7 @@ class RingTransfer(Task):
             f"must be an integer >= 2, got {num_classes!r}",
         )
         self.num_classes = num_classes
-        self.sizes = {
-            "train": check_positive("task.num_train", num_train),
-            "val": check_positive("task.num_val", num_val),
-            "test": check_positive("task.num_test", num_test),
-        }
+        self.sizes = split_sizes(num_train, num_val, num_test)
         self.num_layers = check_positive(
             "task.num_layers", distance if num_layers is None else num_layers
         )
