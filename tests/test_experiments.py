@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 
 from benchmarks.runner import prepare
 from benchmarks.store import config_hash
-from tests.conftest import CONF
+from tests.helpers import CONF
 
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 GRID = ["nar_capacity", "narr_capacity", "tree_neighbors_match", "ring_transfer", "gcn_depth"]

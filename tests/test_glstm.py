@@ -488,7 +488,7 @@ def test_glstm_learns_nar_where_gcn_cannot(tmp_path):
     """The paper protocol on 2,000 training graphs: gLSTM (H = 1, d_k = 16, d = 32, k-hop) recalls
     N = 8 keys; GCN of width 64 stays far below that at N = 32. (2.5 min on a quiet 2-core CPU.)"""
     from benchmarks.runner import run
-    from tests.conftest import compose_config
+    from tests.helpers import compose_config
 
     def train(*overrides: str) -> float:
         cfg = compose_config(["task=nar", "task.num_train=2000", *overrides], tmp_path)

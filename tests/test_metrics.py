@@ -20,7 +20,7 @@ from benchmarks.metrics.sensitivity import measure_sensitivity, mixing_norms, re
 from benchmarks.runner import main, prepare, run
 from benchmarks.store import load_results
 from benchmarks.tasks.nar import KEY, QUERY
-from tests.conftest import MODELS, TINY_TASKS, compose_config
+from tests.helpers import MODELS, TINY_TASKS, compose_config
 
 # ---------------------------------------------------------------------------------------------
 # capacity

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from benchmarks.runner import prepare
-from tests.conftest import MODELS, TASKS, TINY_TASKS, compose_config
+from tests.helpers import MODELS, TASKS, TINY_TASKS, compose_config
 
 
 def network(task: str, model: str, *overrides: str):

@@ -7,7 +7,7 @@ import pytest
 
 from benchmarks.runner import main, run
 from benchmarks.store import load_results
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 TINY = [
     "task.num_keys=4",

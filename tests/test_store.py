@@ -12,7 +12,7 @@ import pytest
 
 from benchmarks.runner import run
 from benchmarks.store import RunDir, config_hash, load_results
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def test_hash_ignores_cosmetic_keys_only(tiny):

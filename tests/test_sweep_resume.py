@@ -13,7 +13,7 @@ import pytest
 
 from benchmarks import report as rep
 from benchmarks.store import load_results
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 EPOCHS = 30
 # 4 runs of gcn_depth's quick profile on tiny data; the sweep overrides the profile's points.

@@ -9,7 +9,7 @@ from hydra.utils import instantiate
 from benchmarks.tasks import NAR, NARR, RingTransfer, TreeNeighborsMatch
 from benchmarks.tasks.nar import HUB, KEY, QUERY, RELAY
 from benchmarks.tasks.tree_neighbors_match import LEAF, ROOT
-from tests.conftest import TASKS, compose_config
+from tests.helpers import TASKS, compose_config
 
 
 @pytest.mark.parametrize("num_keys", [4, 16])

@@ -1,0 +1,36 @@
+"""Shared test helpers: compose configs the way `run.py` does, with a temporary results store."""
+
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+
+import benchmarks  # noqa: F401  (thread settings must precede the first torch import)
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "conf"
+MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml"))
+TASKS = sorted(p.stem for p in (CONF / "task").glob("*.yaml"))
+
+# Small versions of every task so that a model can be trained on each in a second or two.
+TINY_TASKS = {
+    "nar": ["task.num_keys=4", "task.num_train=64", "task.num_val=32", "task.num_test=32"],
+    "narr": ["task.num_keys=4", "task.num_train=64", "task.num_val=32", "task.num_test=32"],
+    "tree_neighbors_match": ["task.depth=2"],
+    "ring_transfer": [
+        "task.distance=3",
+        "task.num_train=64",
+        "task.num_val=16",
+        "task.num_test=16",
+    ],
+}
+
+
+def compose_config(overrides: list[str], results_dir: Path | None = None):
+    """The config run.py would see for these overrides, logging off, results in a temp dir."""
+    extra = ["progress=false"]
+    if not any(o.startswith("logger=") for o in overrides):
+        extra.append("logger=none")
+    if results_dir is not None:
+        extra.append(f"results_dir={results_dir}")
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        return compose("config", overrides=[*overrides, *extra])
