@@ -77,7 +77,7 @@ def one_factor_jobs(cfg) -> list[list[str]]:
 
 
 def test_every_experiment_is_listed():
-    assert set(EXPERIMENTS) == set(GRID) | {"glstm_search"}
+    assert set(EXPERIMENTS) == set(GRID)
 
 
 @pytest.mark.parametrize(("experiment", "profile"), sorted(JOBS))
@@ -198,20 +198,3 @@ def test_launcher_presets():
     assert (slurm.launcher.partition, slurm.launcher.timeout_min) == ("gpu", 30)
     assert slurm.launcher.gpus_per_node == 1
     assert slurm.job.env_set.OMP_NUM_THREADS == str(slurm.launcher.cpus_per_task)
-
-
-@pytest.mark.parametrize("profile", ["paper", "quick"])
-def test_optuna_search_preset(profile):
-    """The search space parses into Optuna distributions; the objective is maximised."""
-    from hydra_plugins.hydra_optuna_sweeper._impl import create_optuna_distribution_from_override
-
-    cfg = compose_sweep("glstm_search", profile)
-    sweeper = cfg.hydra.sweeper
-    assert sweeper._target_.endswith("OptunaSweeper") and sweeper.direction == "maximize"
-    assert sweeper.n_trials == (4 if profile == "quick" else 40)
-    params = PARSER.parse_overrides([f"{k}={v}" for k, v in sweeper.params.items()])
-    space = {p.get_key_element(): create_optuna_distribution_from_override(p) for p in params}
-    assert {"train.lr", "model.memory_dim", "model.heads", "model.dropout", "model.khop"} <= set(
-        space
-    )
-    assert cfg.model._target_ == "glstm.GLSTM"
