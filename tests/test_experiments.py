@@ -1,8 +1,8 @@
 """Every experiment composes, its sweep expands to the intended number of runs, no two runs of a
-sweep share a run directory, and the profiles and launcher presets do what they say."""
+sweep share a run directory, the published settings reach the runs, and the launcher presets do
+what they say."""
 
 import functools
-import itertools
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -15,29 +15,29 @@ from benchmarks.store import config_hash
 from tests.helpers import CONF
 
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
-GRID = ["nar_capacity", "narr_capacity", "tree_neighbors_match", "ring_transfer", "gcn_depth"]
+PAPER = ["gcn_depth", "nar_capacity", "narr_capacity", "ring_transfer", "tree_neighbors_match"]
 
-# The intended number of runs: paper = the published grid, quick = the laptop version.
+# The intended number of runs: the published grid, and the laptop version (<name>_quick).
 JOBS = {
-    ("nar_capacity", "paper"): 12 * 7 * 2 * 3,  # arms x N x k-hop x seeds
-    ("narr_capacity", "paper"): 12 * 7 * 2 * 3,
-    ("tree_neighbors_match", "paper"): 4 * 7 * 3,  # models x depths x seeds
-    ("ring_transfer", "paper"): 2 * 6 * 3,  # models x distances x seeds
-    ("gcn_depth", "paper"): 4 * 7 * 3,  # layers x N x seeds
-    ("nar_capacity", "quick"): 3 * 4,
-    ("narr_capacity", "quick"): 3 * 4,
-    ("tree_neighbors_match", "quick"): 4 * 2,
-    ("ring_transfer", "quick"): 2 * 4,
-    ("gcn_depth", "quick"): 4 * 3,
+    "nar_capacity": 12 * 7 * 2 * 3,  # models x N x k-hop x seeds
+    "narr_capacity": 12 * 7 * 2 * 3,
+    "tree_neighbors_match": 5 * 7 * 3,  # models x depths x seeds
+    "ring_transfer": 2 * 6 * 3,  # models x distances x seeds
+    "gcn_depth": 4 * 7 * 3,  # layers x N x seeds
+    "nar_capacity_quick": 3 * 4,
+    "narr_capacity_quick": 3 * 4,
+    "tree_neighbors_match_quick": 5 * 2,
+    "ring_transfer_quick": 2 * 4,
+    "gcn_depth_quick": 4 * 3,
 }
 PARSER = OverridesParser.create()
 
 
-def compose_sweep(experiment: str, profile: str, *overrides: str):
+def compose_sweep(experiment: str, *overrides: str):
     with initialize_config_dir(str(CONF), version_base="1.3"):
         return compose(
             "config",
-            overrides=[f"experiment={experiment}", f"profile={profile}", "logger=none", *overrides],
+            overrides=[f"experiment={experiment}", "logger=none", *overrides],
             return_hydra_config=True,
         )
 
@@ -49,81 +49,72 @@ def sweep_jobs(cfg) -> list[list[str]]:
 
 
 @functools.cache
-def _job_config(experiment: str, profile: str, job: tuple[str, ...]):
+def _job_config(experiment: str, job: tuple[str, ...]):
     with initialize_config_dir(str(CONF), version_base="1.3"):
-        return compose(
-            "config",
-            overrides=[f"experiment={experiment}", f"profile={profile}", "logger=none", *job],
-        )
+        return compose("config", overrides=[f"experiment={experiment}", "logger=none", *job])
 
 
-def job_config(experiment: str, profile: str, job: list[str]):
+def job_config(experiment: str, job: list[str]):
     """One job's config, composed once per test session (tests only read it)."""
-    return _job_config(experiment, profile, tuple(job))
+    return _job_config(experiment, tuple(job))
 
 
 def one_factor_jobs(cfg) -> list[list[str]]:
-    """Jobs that change one swept key at a time from the grid's first point: every value of a
-    group choice (arm, model), the first two values of any other key."""
+    """Jobs that change one swept key at a time from the grid's first point: every value of the
+    model choice, the first two values of any other key."""
     params = PARSER.parse_overrides([f"{k}={v}" for k, v in cfg.hydra.sweeper.params.items()])
     keys = [p.get_key_element() for p in params]
     values = [list(p.sweep_string_iterator()) for p in params]
     first = [f"{k}={v[0]}" for k, v in zip(keys, values, strict=True)]
     jobs = [first]
     for i, (key, vals) in enumerate(zip(keys, values, strict=True)):
-        others = vals[1:] if key in ("arm", "model") else vals[1:2]
+        others = vals[1:] if key == "model" else vals[1:2]
         jobs += [[*first[:i], f"{key}={value}", *first[i + 1 :]] for value in others]
     return jobs
 
 
 def test_every_experiment_is_listed():
-    assert set(EXPERIMENTS) == set(GRID)
+    assert set(EXPERIMENTS) == set(JOBS)
 
 
-@pytest.mark.parametrize(("experiment", "profile"), sorted(JOBS))
-def test_sweep_expands_to_intended_jobs(experiment, profile):
-    cfg = compose_sweep(experiment, profile)
-    assert cfg.experiment_name == experiment + ("_quick" if profile == "quick" else "")
-    assert len(sweep_jobs(cfg)) == JOBS[experiment, profile]
+@pytest.mark.parametrize("experiment", sorted(JOBS))
+def test_sweep_expands_to_intended_jobs(experiment):
+    cfg = compose_sweep(experiment)
+    assert cfg.experiment_name == experiment  # the store name is the file name
+    assert len(sweep_jobs(cfg)) == JOBS[experiment]
 
 
-@pytest.mark.parametrize("experiment", GRID)
-def test_default_profile_is_the_paper_sweep(experiment):
-    default, paper = compose_sweep(experiment, "default"), compose_sweep(experiment, "paper")
-    assert sweep_jobs(default) == sweep_jobs(paper)
-    assert OmegaConf.to_container(default, resolve=False).keys() == paper.keys()
-    assert default.task == paper.task and default.train == paper.train
-
-
-@pytest.mark.parametrize("experiment", GRID)
+@pytest.mark.parametrize("experiment", PAPER)
 def test_quick_jobs_build_and_never_share_a_run_dir(experiment):
     """Every quick job composes, builds its task and network, and has its own config hash."""
-    jobs = sweep_jobs(compose_sweep(experiment, "quick"))
+    quick = f"{experiment}_quick"
+    jobs = sweep_jobs(compose_sweep(quick))
     hashes = set()
     for job in jobs:
-        cfg = job_config(experiment, "quick", job)
+        cfg = job_config(quick, job)
         prepare(cfg)
         hashes.add(config_hash(cfg))
     assert len(hashes) == len(jobs)
 
 
-@pytest.mark.parametrize("experiment", GRID)
+@pytest.mark.parametrize("experiment", PAPER)
 def test_paper_sweep_values_all_change_the_run(experiment):
     """One factor at a time over the paper grid: each swept value gives another config hash, so
     no two jobs of the full product collapse onto one run directory."""
-    jobs = one_factor_jobs(compose_sweep(experiment, "paper"))
-    hashes = {config_hash(job_config(experiment, "paper", job)) for job in jobs}
+    jobs = one_factor_jobs(compose_sweep(experiment))
+    hashes = {config_hash(job_config(experiment, job)) for job in jobs}
     assert len(hashes) == len(jobs)
 
 
-def test_nar_arms_pair_memory_and_width():
-    """gLSTM arms: one head and d = 2 d_k; baseline arms: the published widths."""
+def test_nar_models_pair_memory_and_width():
+    """gLSTM: one head and d = 2 d_k; baselines: the published widths, GELU, no residual/norm."""
     seen = {}
-    for job in one_factor_jobs(compose_sweep("nar_capacity", "paper")):
-        m = job_config("nar_capacity", "paper", job).model
+    for job in one_factor_jobs(compose_sweep("nar_capacity")):
+        m = job_config("nar_capacity", job).model
         model = m._target_.rsplit(".", 1)[-1]
         if model == "GLSTM":
             assert m.dim == 2 * m.memory_dim and m.heads == 1 and m.act == "none"
+            assert m.value_dim is None  # d_v = d_k on NAR
             seen.setdefault(model, set()).add(m.memory_dim)
         else:
             assert (m.act, m.residual, m.norm) == ("gelu", False, "none")
@@ -137,12 +128,12 @@ def test_nar_arms_pair_memory_and_width():
 
 
 def test_published_settings_reach_the_runs():
-    nar = job_config("nar_capacity", "paper", [])
+    nar = job_config("nar_capacity", [])
     assert (nar.task.num_train, nar.task.num_val, nar.task.num_test) == (8000, 1000, 1000)
     assert (nar.train.max_epochs, nar.train.patience, nar.train.batch_size) == (200, 50, 64)
-    narr = job_config("narr_capacity", "paper", ["arm=glstm_dk8"])
+    narr = job_config("narr_capacity", ["model=glstm_paper/glstm_dk8"])
     assert narr.model.value_dim == 16 and narr.model.memory_dim == 8
-    ring = job_config("ring_transfer", "paper", ["model=glstm"])
+    ring = job_config("ring_transfer", ["model=glstm_paper/glstm_ring"])
     assert (ring.model.dim, ring.model.heads, ring.model.memory_dim, ring.model.khop) == (
         16,
         1,
@@ -150,45 +141,74 @@ def test_published_settings_reach_the_runs():
         True,
     )
     assert (ring.train.lr, ring.train.batch_size, ring.train.warmup_epochs) == (5e-4, 16, 5)
-    tree = job_config("tree_neighbors_match", "paper", ["model=gin", "task.depth=5"])
+    assert ring.train.patience == 60 and ring.train.max_epochs == 200
+    tree = job_config("tree_neighbors_match", ["model=alon_yahav/gin", "task.depth=5"])
     assert (tree.model.dim, tree.model.residual, tree.model.norm) == (32, True, "layer")
     assert (tree.train.select, tree.train.passes_per_epoch, tree.train.max_epochs) == (
         "best_train",
         100,
         500,
     )
-    depth = job_config("gcn_depth", "paper", ["model.num_layers=4"])
+    depth = job_config("gcn_depth", ["model.num_layers=4"])
     assert (depth.model.dim, depth.model.num_layers) == (128, 4)
 
 
-def test_quick_profile_is_smaller_than_paper():
-    for experiment, (quick, paper) in itertools.product(GRID, [("quick", "paper")]):
-        q, p = job_config(experiment, quick, []), job_config(experiment, paper, [])
-        assert q.train.max_epochs < p.train.max_epochs, experiment
-        if "num_train" in p.task:
-            assert q.task.num_train < p.task.num_train, experiment
+@pytest.mark.parametrize("experiment", PAPER)
+def test_weight_decay_zero_in_every_published_protocol(experiment):
+    """Every public config of both papers trains without weight decay (SPEC 2.3, 6)."""
+    for job in one_factor_jobs(compose_sweep(experiment))[:3]:
+        assert job_config(experiment, job).train.weight_decay == 0.0
 
 
-def test_profiles_apply_to_single_runs():
-    """Without an experiment: default leaves the run alone; quick and paper set its scale."""
+# SPEC 2.3: (batch size, accumulation) per depth for GCN/GAT and for GIN/GGNN.
+TREE_BATCHES = {
+    2: ((64, 1), (64, 1)),
+    3: ((64, 1), (64, 1)),
+    4: ((1024, 1), (1024, 1)),
+    5: ((1024, 1), (1024, 1)),
+    6: ((1024, 1), (1024, 1)),
+    7: ((2048, 1), (1024, 2)),
+    8: ((1024, 2), (512, 4)),
+}
+
+
+@pytest.mark.parametrize("depth", sorted(TREE_BATCHES))
+def test_tree_protocol_per_depth_and_family(depth):
+    """The composed Tree-NeighborsMatch configs carry the published batch, accumulation and
+    evaluation round (1000 passes at r = 2, else 100; at most 50000 passes)."""
+    for family, models in enumerate([("gcn", "gat"), ("gin", "ggnn")]):
+        for model in models:
+            job = [f"model=alon_yahav/{model}", f"task.depth={depth}"]
+            train = job_config("tree_neighbors_match", job).train
+            assert (train.batch_size, train.accumulate) == TREE_BATCHES[depth][family]
+            assert train.passes_per_epoch == (1000 if depth == 2 else 100)
+            assert train.passes_per_epoch * train.max_epochs == 50000
+            assert (train.optimizer, train.lr, train.weight_decay) == ("adam", 1e-3, 0.0)
+
+
+def test_quick_experiments_state_only_what_differs():
+    """A quick experiment inherits its paper experiment: same task and protocol, smaller."""
+    for experiment in PAPER:
+        quick, paper = job_config(f"{experiment}_quick", []), job_config(experiment, [])
+        assert quick.task._target_ == paper.task._target_
+        assert quick.train.optimizer == paper.train.optimizer
+        assert quick.train.max_epochs <= paper.train.max_epochs, experiment
+
+
+def test_single_run_defaults():
+    """Without an experiment: the gLSTM paper's NAR gLSTM, stored under `default`."""
     with initialize_config_dir(str(CONF), version_base="1.3"):
-        base = compose("config", overrides=["task=nar"])
-        default = compose("config", overrides=["task=nar", "profile=default"])
-        quick = compose("config", overrides=["task=nar", "profile=quick"])
-        paper = compose("config", overrides=["task=nar", "profile=paper"])
-        tree = compose("config", overrides=["task=tree_neighbors_match", "profile=quick"])
-    assert base == default and base.experiment_name == "default"
-    assert quick.task.num_train < paper.task.num_train == 8000
-    assert "num_train" not in tree.task and tree.train.passes_per_epoch < 100
+        base = compose("config")
+    assert base.experiment_name == "default"
+    assert (base.model.heads, base.model.memory_dim, base.model.dim) == (1, 16, 32)
+    assert OmegaConf.to_container(base.task)["num_train"] == 8000
 
 
 def test_launcher_presets():
-    local = compose_sweep("nar_capacity", "quick", "hydra/launcher=local").hydra
+    local = compose_sweep("nar_capacity_quick", "hydra/launcher=local").hydra
     assert local.launcher._target_.endswith("JoblibLauncher") and local.launcher.n_jobs == 2
-    assert local.job.env_set.OMP_NUM_THREADS == "1"  # the quick profile: one thread per run
     slurm = compose_sweep(
         "nar_capacity",
-        "paper",
         "hydra/launcher=slurm",
         "hydra.launcher.partition=gpu",
         "hydra.launcher.timeout_min=30",
@@ -197,4 +217,3 @@ def test_launcher_presets():
     assert slurm.launcher._target_.endswith("SlurmLauncher")
     assert (slurm.launcher.partition, slurm.launcher.timeout_min) == ("gpu", 30)
     assert slurm.launcher.gpus_per_node == 1
-    assert slurm.job.env_set.OMP_NUM_THREADS == str(slurm.launcher.cpus_per_task)

@@ -16,7 +16,7 @@ from benchmarks.store import load_results
 from tests.helpers import ROOT
 
 EPOCHS = 30
-# 4 runs of gcn_depth's quick profile on tiny data; the sweep overrides the profile's points.
+# 4 runs of gcn_depth_quick on tiny data; the command line overrides its sweep points.
 OVERRIDES = [
     "task.num_keys=4,8",
     "model.num_layers=2,3",
@@ -35,8 +35,7 @@ def sweep(results_dir) -> subprocess.Popen:
         sys.executable,
         "run.py",
         "-m",
-        "experiment=gcn_depth",
-        "profile=quick",
+        "experiment=gcn_depth_quick",
         "hydra/launcher=local",
         "logger=none",
         "progress=false",

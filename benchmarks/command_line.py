@@ -1,0 +1,104 @@
+"""Check `run.py`'s command line before Hydra runs it, so that bad input is one line and exit 2.
+
+Hydra reports a misspelled option or key as a multi-line message with exit status 1, and a sweep
+only finds a bad value when it reaches that job. Here, before anything runs: every config-group
+option named on the command line or in the experiment's sweep (`model=...`, `experiment=...`,
+`task=...`) must be a file of that group, and the sweep's first job must compose and pass the
+schema (benchmarks/config.py).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
+
+from benchmarks.config import validate
+from benchmarks.errors import ConfigError
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+# Hydra flags after which we leave the command line to Hydra (another config, help, info).
+HYDRA_FLAGS = ("--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd", "--help",
+               "-h", "--hydra-help", "--info", "-i", "--cfg", "-c", "--package", "-p",
+               "--experimental-rerun", "--shell-completion", "-sc")  # fmt: skip
+
+
+def check_command_line(argv: list[str]) -> None:
+    """Exit 2 with one `error: ...` line if the overrides in `argv` name a missing option or make
+    a config the schema refuses."""
+    if any(arg.split("=")[0] in HYDRA_FLAGS for arg in argv):
+        return
+    overrides = [arg for arg in argv if not arg.startswith("-")]
+    try:
+        check_overrides(overrides)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def check_overrides(overrides: list[str]) -> None:
+    parser = OverridesParser.create()
+    try:
+        parsed = parser.parse_overrides(overrides)
+    except Exception as err:  # noqa: BLE001 - Hydra's grammar errors
+        raise ConfigError(f"command line: {first_line(err)}") from None
+    check_options(parsed)
+    first_job = [first_value(o) for o in parsed]
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        try:
+            cfg = compose("config", overrides=first_job, return_hydra_config=True)
+        except Exception as err:  # noqa: BLE001 - Hydra's composition errors
+            raise ConfigError(composition_message(err)) from None
+    params = cfg.hydra.sweeper.get("params")
+    params = OmegaConf.to_container(params) if params else {}
+    check_options(parser.parse_overrides([f"{k}={v}" for k, v in params.items()]))
+    validate(cfg)
+
+
+def check_options(overrides) -> None:
+    """Every value of a config-group override names a file in that group (conf/<group>/)."""
+    for override in overrides:
+        group = override.key_or_group
+        if override.is_delete() or group.startswith("hydra") or not (CONF / group).is_dir():
+            continue
+        values = (
+            list(override.sweep_string_iterator())
+            if override.is_sweep_override()
+            else [override.value()]
+        )
+        for value in values:
+            if value is None or value == "null":
+                continue
+            if not (CONF / group / f"{value}.yaml").is_file():
+                options = sorted(
+                    str(p.relative_to(CONF / group).with_suffix(""))
+                    for p in (CONF / group).rglob("*.yaml")
+                )
+                raise ConfigError(
+                    f"{group}={value}: no such option in conf/{group}/ "
+                    f"(options: {', '.join(options)})"
+                )
+
+
+def first_value(override) -> str:
+    """The override of the sweep's first job (`a=1,2` -> `a=1`)."""
+    if not override.is_sweep_override():
+        return override.input_line
+    value = next(iter(override.sweep_string_iterator()))
+    return f"{override.get_key_element()}={value}"
+
+
+def composition_message(err: Exception) -> str:
+    """Hydra's message in one line, with its cause's first line (e.g. "Key 'x' is not in
+    struct") where it has one."""
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+    text = " ".join(lines[:2]) if lines else type(err).__name__
+    cause = err.__cause__
+    return f"{text} ({first_line(cause)})" if cause is not None and str(cause).strip() else text
+
+
+def first_line(err: Exception) -> str:
+    return str(err).strip().splitlines()[0]
