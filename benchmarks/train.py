@@ -1,21 +1,25 @@
 """Fit, evaluate and select: the two published protocols, chosen by the `train` config.
 
-- gLSTM paper (`select: best_val`): AdamW, cosine schedule with optional warm-up, gradient
+- gLSTM paper (`select: best_val`): AdamW, cosine schedule with optional linear warm-up, gradient
   clipping, early stopping on the validation metric; the reported number is the test metric at
   the last epoch with the best validation metric.
 - Alon & Yahav (`select: best_train`): Adam, LR halved on a plateau of the training accuracy,
-  stop at 100% training accuracy or when it stops improving; reported: the best training accuracy.
+  stop at 100% training accuracy or after `patience` stale rounds; reported: the best training
+  accuracy. Their deepest trees accumulate gradients over several batches (`accumulate`).
 
-Training-split metrics are running averages over the epoch's batches (in train mode), as in
-Alon & Yahav's code; validation and test metrics come from a separate pass in eval mode.
+An epoch is one evaluation round: `passes_per_epoch` passes over the training set, then one
+evaluation of every split. Training-split metrics are running averages over the round's batches
+(in train mode), as in Alon & Yahav's code; validation and test metrics come from a separate pass
+in eval mode. The weights of the selected epoch are kept (`FitResult.selected_state`).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,21 +68,48 @@ def evaluate(
     return split_metrics(task, loss_sum, score_sum, len(graphs), split)
 
 
+def chunks(items: Iterable, size: int) -> Iterator[list]:
+    """Consecutive groups of `size` items, the last one possibly shorter: (a b c d e), 2 ->
+    [a b] [c d] [e]."""
+    items = iter(items)
+    while chunk := list(itertools.islice(items, size)):
+        yield chunk
+
+
 def make_optimizer(net: nn.Module, cfg) -> torch.optim.Optimizer:
     optimizers = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}
     return optimizers[cfg.optimizer](net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
-def make_scheduler(optimizer, cfg, higher_is_better: bool):
-    """Per-epoch schedule: cosine (linear warm-up, then cosine to 0 at max_epochs), plateau
-    (multiply the LR by plateau_factor when the monitored metric stalls) or none."""
-    if cfg.scheduler == "cosine":
-        warmup, total = cfg.warmup_epochs, cfg.max_epochs
+def make_scheduler(optimizer, cfg, higher_is_better: bool, steps_per_epoch: int):
+    """The learning-rate schedule: cosine, plateau or none.
 
-        def factor(epoch: int) -> float:
-            if epoch < warmup:
-                return (epoch + 1) / warmup
-            return 0.5 * (1 + math.cos(math.pi * (epoch - warmup) / max(1, total - warmup)))
+    cosine steps once per optimizer step s = 0, 1, ..., with W = warmup_epochs * steps_per_epoch
+    and T = max_epochs * steps_per_epoch:
+
+    .. math::
+        \\mathrm{lr}_s = \\mathrm{lr} \\cdot \\begin{cases}
+            (s + 1) / W & s < W \\\\
+            \\tfrac12 \\left(1 + \\cos(\\pi (s - W) / (T - W))\\right) & s \\ge W
+        \\end{cases}
+
+    so the first step uses lr / W, the last warm-up step lr, and the last step nearly 0.
+
+    plateau steps once per evaluation round: the LR is multiplied by `plateau_factor` after
+    `plateau_patience` rounds in which the monitored value has not beaten its reference by more
+    than `min_delta` (absolute).
+    """
+    if cfg.scheduler == "cosine":
+        # Per step rather than per epoch (SPEC leaves it open): the warm-up then starts near 0
+        # instead of at lr / warmup_epochs, and with W = 0 the first step of each epoch gets
+        # exactly the per-epoch value 0.5 (1 + cos(pi epoch / max_epochs)).
+        warmup = cfg.warmup_epochs * steps_per_epoch
+        total = cfg.max_epochs * steps_per_epoch
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
         return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     if cfg.scheduler == "plateau":
@@ -95,30 +126,47 @@ def make_scheduler(optimizer, cfg, higher_is_better: bool):
 
 @dataclass
 class Selection:
-    """Tracks the selection metric: the last epoch with the best value is the selected one;
-    `stale` counts epochs since it last improved by more than `min_delta`."""
+    """The selected epoch: the last epoch with the best monitored value (a tie moves it later)."""
 
     higher_is_better: bool
-    min_delta: float
     best: float | None = None
     epoch: int = 0
     row: dict = field(default_factory=dict)
-    stale: int = 0
 
-    def update(self, value: float, row: dict) -> None:
+    def update(self, value: float, row: dict) -> bool:
+        """Consider one epoch's history row; returns whether the selection moved to it."""
         sign = 1.0 if self.higher_is_better else -1.0
-        if self.best is None or sign * (value - self.best) > self.min_delta:
-            self.stale = 0
-        else:
-            self.stale += 1
         if self.best is None or sign * (value - self.best) >= 0:
             self.best, self.epoch, self.row = value, row["epoch"], row
+            return True
+        return False
+
+
+@dataclass
+class Staleness:
+    """Alon & Yahav's stopping rule: `rounds` counts the evaluation rounds since the monitored
+    value last beat `reference` by more than `min_delta`. The reference moves only on such a
+    gain, so a run that creeps up by less than min_delta per round still goes stale, and one
+    whose small gains add up to more than min_delta does not."""
+
+    higher_is_better: bool
+    min_delta: float
+    reference: float | None = None
+    rounds: int = 0
+
+    def update(self, value: float) -> None:
+        sign = 1.0 if self.higher_is_better else -1.0
+        if self.reference is None or sign * (value - self.reference) > self.min_delta:
+            self.reference, self.rounds = value, 0
+        else:
+            self.rounds += 1
 
 
 @dataclass
 class FitResult:
     history: list[dict]
     selection: Selection
+    selected_state: dict[str, Tensor]  # net.state_dict() of the selected epoch, on the CPU
     epochs: int
     stopped: str  # why training ended
 
@@ -138,6 +186,13 @@ def fit(
 ) -> FitResult:
     """Train `net` on data["train"] with the protocol `cfg` (the `train` config group).
 
+    Each forward pass takes `batch_size` graphs; each optimizer step takes `accumulate` such
+    micro-batches (effective batch: batch_size x accumulate graphs). A micro-batch of B_i graphs
+    in a group of N graphs adds grad(B_i / N * loss_i) (loss_i: its mean over its graphs), so the
+    step's gradient is the mean over the group's graphs (with equal micro-batches: loss_i /
+    accumulate). Gradient clipping and the step happen once per group. Groups do not cross
+    passes: the last group of a pass may hold fewer micro-batches, and it still steps.
+
     Resumes from `checkpoint` when that file exists and saves it after every epoch, so an
     interrupted run continues where it stopped; `on_resume` then gets the checkpoint's history
     (rows logged after the last checkpoint are trained again). `progress=None` shows bars only
@@ -145,9 +200,15 @@ def fit(
     """
     split = "val" if cfg.select == "best_val" else "train"
     monitor = f"{split}/{task.metric}"
+    train = data["train"]
+    steps_per_pass = -(-train.num_batches(cfg.batch_size) // cfg.accumulate)  # optimizer steps
+    steps_per_epoch = cfg.passes_per_epoch * steps_per_pass
     optimizer = make_optimizer(net, cfg)
-    scheduler = make_scheduler(optimizer, cfg, task.higher_is_better)
-    selection = Selection(task.higher_is_better, cfg.min_delta)
+    scheduler = make_scheduler(optimizer, cfg, task.higher_is_better, steps_per_epoch)
+    per_step = isinstance(scheduler, torch.optim.lr_scheduler.LambdaLR)
+    selection = Selection(task.higher_is_better)
+    staleness = Staleness(task.higher_is_better, cfg.min_delta)
+    selected_state: dict[str, Tensor] = {}
     shuffle = torch.Generator().manual_seed(seed)
     history: list[dict] = []
     start_epoch, elapsed, state = 1, 0.0, {}
@@ -159,12 +220,12 @@ def fit(
             scheduler.load_state_dict(state["scheduler"])
         shuffle.set_state(state["shuffle"])
         torch.set_rng_state(state["rng"])
-        history, selection, elapsed = state["history"], state["selection"], state["elapsed"]
+        history, elapsed = state["history"], state["elapsed"]
+        selection, staleness = state["selection"], state["staleness"]
+        selected_state = state["selected_state"]
         start_epoch = len(history) + 1 if state["stopped"] == "max_epochs" else cfg.max_epochs + 1
         on_resume(history)
 
-    train = data["train"]
-    steps = cfg.passes_per_epoch * train.num_batches(cfg.batch_size)
     epochs = tqdm(
         range(start_epoch, cfg.max_epochs + 1),
         initial=start_epoch - 1,
@@ -179,37 +240,43 @@ def fit(
         net.train()
         loss_sum = score_sum = 0.0
         count = 0
-        batches = (
-            b
+        groups = (
+            group
             for _ in range(cfg.passes_per_epoch)
-            for b in train.batches(cfg.batch_size, True, shuffle)
+            for group in chunks(train.batches(cfg.batch_size, True, shuffle), cfg.accumulate)
         )
-        for batch in tqdm(
-            batches, total=steps, leave=False, desc="batches", disable=epochs.disable or steps < 200
-        ):
-            batch = batch.to(device)
-            pred = net(batch)  # [B, out]
-            loss = task.loss(pred, batch.y)
+        quiet = epochs.disable or steps_per_epoch < 200
+        for group in tqdm(groups, total=steps_per_epoch, leave=False, desc="steps", disable=quiet):
+            group_size = sum(batch.num_graphs for batch in group)  # N, the effective batch
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            for batch in group:
+                batch = batch.to(device)
+                pred = net(batch)  # [B_i, out]
+                loss = task.loss(pred, batch.y)  # mean over the B_i graphs
+                (loss * batch.num_graphs / group_size).backward()  # grads sum to the group mean
+                loss_sum += loss.item() * batch.num_graphs
+                score_sum += task.score(pred.detach(), batch.y).item()
+                count += batch.num_graphs
             if cfg.grad_clip is not None:
                 nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+            lr = optimizer.param_groups[0]["lr"]
             optimizer.step()
-            loss_sum += loss.item() * batch.num_graphs
-            score_sum += task.score(pred.detach(), batch.y).item()
-            count += batch.num_graphs
-        row = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
+            if per_step:
+                scheduler.step()
+        row = {"epoch": epoch, "lr": lr}  # lr: that of the epoch's last optimizer step
         row |= split_metrics(task, loss_sum, score_sum, count, "train")
         for name in task.splits[1:]:
             row |= evaluate(net, task, data[name], name, cfg.batch_size, device)
         elapsed += time.perf_counter() - t0
         row["time_s"] = elapsed
 
-        selection.update(row[monitor], row)
+        if selection.update(row[monitor], row):
+            selected_state = {
+                k: v.detach().to("cpu", copy=True) for k, v in net.state_dict().items()
+            }
+        staleness.update(row[monitor])
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             scheduler.step(row[monitor])
-        elif scheduler is not None:
-            scheduler.step()
         history.append(row)
         on_epoch(row)
         epochs.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k.endswith(task.metric)})
@@ -222,7 +289,7 @@ def fit(
             and row[f"{split}/acc"] >= cfg.stop_acc
         ):
             stopped = f"{split}/acc >= {cfg.stop_acc}"
-        elif selection.stale >= cfg.patience:
+        elif staleness.rounds >= cfg.patience:
             stopped = f"no {monitor} improvement in {cfg.patience} epochs"
         else:
             stopped = "max_epochs"
@@ -235,6 +302,8 @@ def fit(
                 "rng": torch.get_rng_state(),
                 "history": history,
                 "selection": selection,
+                "staleness": staleness,
+                "selected_state": selected_state,
                 "elapsed": elapsed,
                 "stopped": stopped,
             }
@@ -243,4 +312,4 @@ def fit(
         if stopped != "max_epochs":
             break
     epochs.close()
-    return FitResult(history, selection, len(history), stopped)
+    return FitResult(history, selection, selected_state, len(history), stopped)

@@ -1,0 +1,242 @@
+"""The training loop (benchmarks/train.py): gradient accumulation, the per-step warm-up and cosine
+schedule, Alon & Yahav's stale-round rule, the selected epoch's weights, and resuming."""
+
+import math
+from contextlib import contextmanager
+from itertools import pairwise
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+from torch import nn
+from torch.optim.optimizer import register_optimizer_step_pre_hook
+from torch_geometric.nn import GCNConv
+
+from benchmarks.tasks import NAR
+from benchmarks.train import Network, Selection, Staleness, evaluate, fit, make_scheduler
+from tests.helpers import CONF
+
+CPU = torch.device("cpu")
+
+
+class TinyGCN(nn.Module):
+    """Two GCN layers, no normalisation or dropout: [N, dim] -> [N, dim]."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.convs = nn.ModuleList(GCNConv(dim, dim) for _ in range(2))
+
+    def forward(self, x, batch):
+        for conv in self.convs:
+            x = torch.relu(conv(x, batch.edge_index))
+        return x
+
+
+def protocol(**overrides):
+    """The gLSTM paper's protocol (conf/train/paper.yaml) with `overrides`."""
+    return OmegaConf.merge(OmegaConf.load(CONF / "train" / "paper.yaml"), overrides)
+
+
+def setup(num_train: int = 64, dim: int = 16):
+    """A small NAR task, its data and a freshly initialised network (the same on every call)."""
+    task = NAR(num_keys=4, num_train=num_train, num_val=32, num_test=32)
+    torch.manual_seed(0)
+    net = Network(task.make_encoder(dim), TinyGCN(dim), task.make_readout(dim))
+    return task, net, task.generate(0)
+
+
+def train(cfg, num_train: int = 64, **kwargs):
+    task, net, data = setup(num_train)
+    return task, net, data, fit(net, task, data, cfg, CPU, seed=0, progress=False, **kwargs)
+
+
+@contextmanager
+def optimizer_steps():
+    """Records every optimizer step: the learning rate and the gradients it applies."""
+    steps = []
+
+    def record(optimizer, args, kwargs):
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        grads = [None if p.grad is None else p.grad.clone() for p in params]
+        steps.append({"lr": optimizer.param_groups[0]["lr"], "grads": grads})
+
+    handle = register_optimizer_step_pre_hook(record)
+    try:
+        yield steps
+    finally:
+        handle.remove()
+
+
+def without_time(history):
+    return [{k: v for k, v in row.items() if k != "time_s"} for row in history]
+
+
+# -- gradient accumulation ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "num_train, batch, micro_batch, accumulate, steps_per_pass",
+    [
+        (8, 8, 4, 2, 1),  # 2b graphs at once = two micro-batches of b
+        (5, 5, 3, 2, 1),  # unequal micro-batches (3 + 2): weighted by their graph counts
+        (5, 4, 2, 2, 2),  # groups [2 2] [1]: the trailing partial group steps too
+    ],
+)
+def test_accumulated_micro_batches_step_like_one_batch(
+    num_train, batch, micro_batch, accumulate, steps_per_pass
+):
+    common = dict(max_epochs=2, passes_per_epoch=2, stop_loss=None)
+    with optimizer_steps() as whole:
+        *_, net_whole, _, out_whole = train(protocol(batch_size=batch, **common), num_train)
+    with optimizer_steps() as accumulated:
+        cfg = protocol(batch_size=micro_batch, accumulate=accumulate, **common)
+        *_, net_acc, _, out_acc = train(cfg, num_train)
+
+    assert len(whole) == len(accumulated) == 2 * 2 * steps_per_pass
+    for step_whole, step_acc in zip(whole, accumulated, strict=True):
+        assert step_acc["lr"] == step_whole["lr"]
+        for g_whole, g_acc in zip(step_whole["grads"], step_acc["grads"], strict=True):
+            torch.testing.assert_close(g_acc, g_whole, atol=1e-6, rtol=1e-5)
+    for p_whole, p_acc in zip(net_whole.parameters(), net_acc.parameters(), strict=True):
+        torch.testing.assert_close(p_acc, p_whole, atol=1e-6, rtol=0)
+    for row_acc, row_whole in zip(out_acc.history, out_whole.history, strict=True):
+        assert row_acc == pytest.approx(row_whole | {"time_s": row_acc["time_s"]})
+
+
+# -- learning-rate schedule ------------------------------------------------------------------------
+
+
+def cosine_lrs(warmup_epochs: int, max_epochs: int, steps_per_epoch: int, lr: float = 0.1):
+    """The learning rate of every optimizer step of a cosine schedule."""
+    optimizer = torch.optim.AdamW([nn.Parameter(torch.zeros(1))], lr=lr)
+    cfg = protocol(scheduler="cosine", warmup_epochs=warmup_epochs, max_epochs=max_epochs)
+    scheduler = make_scheduler(optimizer, cfg, True, steps_per_epoch)
+    lrs = []
+    for _ in range(max_epochs * steps_per_epoch):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    return lrs
+
+
+def test_cosine_warmup_starts_near_zero_and_reaches_base_after_warmup():
+    lr, steps_per_epoch, warmup = 0.1, 10, 5 * 10
+    lrs = cosine_lrs(warmup_epochs=5, max_epochs=20, steps_per_epoch=steps_per_epoch, lr=lr)
+    assert lrs[0] == pytest.approx(lr / warmup)
+    assert lrs[warmup - 1] == pytest.approx(lr) and max(lrs) == pytest.approx(lr)
+    assert all(a < b for a, b in pairwise(lrs[:warmup]))  # rises during warm-up
+    assert all(a > b for a, b in pairwise(lrs[warmup:]))  # then falls
+    assert 0 < lrs[-1] < 1e-3 * lr
+
+
+def test_cosine_without_warmup_matches_the_per_epoch_schedule():
+    lr, max_epochs, steps_per_epoch = 0.1, 20, 10
+    lrs = cosine_lrs(0, max_epochs, steps_per_epoch, lr)
+    per_epoch = [lr * 0.5 * (1 + math.cos(math.pi * e / max_epochs)) for e in range(max_epochs)]
+    for epoch, value in enumerate(per_epoch):
+        steps = lrs[epoch * steps_per_epoch : (epoch + 1) * steps_per_epoch]
+        assert steps[0] == pytest.approx(value)  # each epoch starts at the per-epoch value
+        next_value = per_epoch[epoch + 1] if epoch + 1 < max_epochs else 0.0
+        assert all(next_value < s <= value + 1e-12 for s in steps)
+
+
+def test_fit_warms_up_over_optimizer_steps_not_batches():
+    # 16 graphs, micro-batches of 4, 2 per step: 2 steps per epoch; warm-up: 2 epochs = 4 steps
+    cfg = protocol(batch_size=4, accumulate=2, warmup_epochs=2, max_epochs=4, stop_loss=None)
+    with optimizer_steps() as steps:
+        *_, out = train(cfg, num_train=16)
+    lrs = [s["lr"] for s in steps]
+    assert len(lrs) == 8
+    assert lrs[:4] == pytest.approx([cfg.lr * k / 4 for k in (1, 2, 3, 4)])
+    assert lrs[4] == pytest.approx(cfg.lr) and lrs[-1] < 0.2 * cfg.lr
+    assert [row["lr"] for row in out.history] == lrs[1::2]  # a row: its epoch's last step
+
+
+# -- stopping and selection ------------------------------------------------------------------------
+
+
+def test_stale_rounds_count_from_the_last_gain_above_min_delta():
+    values = [1.0, 1.06, 1.12, 1.15, 1.2, 1.21, 0.9, 1.5, 1.5]
+    staleness, selection = Staleness(True, min_delta=0.1), Selection(True)
+    rounds, references, selected = [], [], []
+    for epoch, value in enumerate(values, start=1):
+        staleness.update(value)
+        selection.update(value, {"epoch": epoch})
+        rounds.append(staleness.rounds)
+        references.append(staleness.reference)
+        selected.append(selection.epoch)
+    # 1.06 gains 0.06: stale, reference stays 1.0; 1.12 gains 0.12 on it: fresh (the old rule,
+    # measuring from the best value 1.06, called it stale); 1.15 .. 1.21 are each a new best but
+    # within 0.1 of 1.12: stale; 1.5: fresh; the tie 1.5 is stale but moves the selection.
+    assert rounds == [0, 1, 0, 1, 2, 3, 4, 0, 1]
+    assert references == [1.0, 1.0, 1.12, 1.12, 1.12, 1.12, 1.12, 1.5, 1.5]
+    assert selected == [1, 2, 3, 4, 5, 6, 6, 8, 9]
+
+
+def test_stale_rounds_lower_is_better():
+    staleness = Staleness(False, min_delta=0.0)
+    for value in [3.0, 2.0, 2.0, 2.5, 1.9]:
+        staleness.update(value)
+    assert staleness.reference == 1.9 and staleness.rounds == 0
+    staleness.update(1.9)
+    assert staleness.rounds == 1
+
+
+def test_fit_stops_after_patience_stale_rounds():
+    cfg = protocol(min_delta=10.0, patience=2, max_epochs=10, stop_loss=None)
+    *_, out = train(cfg)
+    assert out.epochs == 3 and out.stopped == "no val/acc improvement in 2 epochs"
+
+
+# -- the selected epoch's weights ------------------------------------------------------------------
+
+# A learning rate high enough that validation accuracy falls after its best epoch.
+UNSTABLE = dict(lr=0.05, batch_size=16, max_epochs=8, stop_loss=None, grad_clip=None)
+
+
+def test_selected_state_holds_the_best_epochs_weights():
+    task, net, data, out = train(protocol(**UNSTABLE))
+    selected, last = out.selection.row, out.history[-1]
+    assert out.selection.epoch < out.epochs and selected["val/loss"] != last["val/loss"]
+    assert all(v.device == CPU for v in out.selected_state.values())
+
+    for split in ("val", "test"):  # the final weights give the last row ...
+        metrics = evaluate(net, task, data[split], split, 32, CPU)
+        assert metrics == pytest.approx({k: last[k] for k in metrics})
+    net.load_state_dict(out.selected_state)  # ... the kept ones the selected row
+    for split in ("val", "test"):
+        metrics = evaluate(net, task, data[split], split, 32, CPU)
+        assert metrics == pytest.approx({k: selected[k] for k in metrics})
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
+    cfg = protocol(**UNSTABLE | dict(batch_size=8, accumulate=2, warmup_epochs=2))
+    *_, net_whole, _, whole = train(cfg)
+
+    def interrupt_at_epoch_5(row):
+        if row["epoch"] == 5:
+            raise Interrupt
+
+    checkpoint = tmp_path / "checkpoint.pt"
+    with pytest.raises(Interrupt):
+        train(cfg, checkpoint=checkpoint, on_epoch=interrupt_at_epoch_5)
+    resumed_rows = []
+    *_, net_resumed, _, resumed = train(cfg, checkpoint=checkpoint, on_resume=resumed_rows.extend)
+
+    assert [row["epoch"] for row in resumed_rows] == [1, 2, 3, 4]
+    assert without_time(resumed.history) == without_time(whole.history)
+    assert resumed.selection.epoch == whole.selection.epoch
+    for name, value in whole.selected_state.items():
+        torch.testing.assert_close(resumed.selected_state[name], value, atol=0, rtol=0)
+    for p_whole, p_resumed in zip(net_whole.parameters(), net_resumed.parameters(), strict=True):
+        torch.testing.assert_close(p_resumed, p_whole, atol=0, rtol=0)
+
+    # A finished checkpoint: nothing is trained again, the selected weights come from the file.
+    again = train(cfg, checkpoint=checkpoint)[-1]
+    assert again.epochs == resumed.epochs and again.selection.epoch == whole.selection.epoch
+    for name, value in whole.selected_state.items():
+        torch.testing.assert_close(again.selected_state[name], value, atol=0, rtol=0)
