@@ -185,7 +185,11 @@ def check_run_keys(cfg: DictConfig) -> None:
         "threads",
         f"must be auto or a positive integer, got {threads!r}",
     )
-    require(threads == "auto" or threads > 0, "threads", f"must be positive, got {threads}")
+    require(
+        threads == "auto" or threads > 0,
+        "threads",
+        f"must be auto or a positive integer, got {threads!r}",
+    )
     require(
         cfg.progress in ("auto", True, False),
         "progress",

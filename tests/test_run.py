@@ -47,10 +47,15 @@ def test_cli_wandb_offline_writes_run_files(tmp_path):
         ("ring_transfer", "task.distance=-2", "task.distance: must be a positive integer"),
         ("nar", "model=gat model.dim=30", "model.dim: must be divisible by model.heads=4"),
         ("nar", "model.dim=31", "model.dim: must be even for task nar"),
-        ("nar", "train.batch_size=0", "train.batch_size: must be a positive integer"),
+        ("nar", "train.batch_size=0", "train.batch_size: must be in [1, inf], got 0"),
+        ("nar", "model=gcn model.dim=-8", "model.dim: must be in [1, inf], got -8"),
+        ("nar", "train.lr=fast", "train.lr: Value 'fast' of type 'str' could not be converted"),
+        ("nar", "train.weight_decay=-1", "train.weight_decay: must be in [0, inf]"),
+        ("nar", "sensitivity.num_graphs=0", "sensitivity.num_graphs: must be in [1, inf]"),
+        ("nar", "threads=0", "threads: must be auto or a positive integer"),
         ("nar", "train.optimizer=sgd", "train.optimizer: must be one of"),
         ("nar", "logger=wandb logger.mode=sometimes", "logger.mode: must be one of"),
-        ("nar", "device=tpu", "device: unknown device"),
+        ("nar", "device=tpu", "device: must be auto, cpu, cuda or cuda:N"),
         ("nar", "model=gcn model.act=swishy", "model.act: unknown activation"),
         ("nar", "model=glstm model.input_gate=sideways", "model"),
     ],
@@ -64,12 +69,31 @@ def test_bad_input_one_line_exit_2_nothing_stored(tiny, tmp_path, capsys, task, 
     assert not (tmp_path / "runs").exists()
 
 
-def test_cli_bad_input_exits_nonzero_with_one_line(tmp_path):
-    out = run_cli(tmp_path, "logger=none", *TINY, "task.num_keys=-1")
-    assert out.returncode == 2
-    assert out.stderr.strip() == "error: task.num_keys: must be a positive integer, got -1"
-    out = run_cli(tmp_path, "task=nope")
-    assert out.returncode != 0 and "Could not find 'task/nope'" in out.stderr
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("task.num_keys=-1", "error: task.num_keys: must be a positive integer, got -1"),
+        (
+            "experiment=nar_capacty",
+            "error: experiment=nar_capacty: no such option in conf/experiment/",
+        ),
+        ("model=alon_yahav/gnc", "error: model=alon_yahav/gnc: no such option in conf/model/"),
+        ("task.num_kyes=3", "error: Could not override 'task.num_kyes'."),
+        ("results_dir=/proc/nope", "error: results_dir: cannot write to /proc/nope"),
+    ],
+)
+def test_cli_bad_input_exits_2_with_one_line(tmp_path, override, message):
+    """What Hydra alone would let through (a misspelled experiment, an unknown key) or report in
+    many lines: one line naming it, exit 2, no run stored."""
+    out = run_cli(tmp_path, "logger=none", *TINY, override)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.startswith(message) and len(out.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists()
+
+
+def test_cli_bad_sweep_value_fails_before_any_job(tmp_path):
+    out = run_cli(tmp_path, "-m", "logger=none", *TINY, "model=gcn,gni")
+    assert out.returncode == 2 and out.stderr.startswith("error: model=gni: no such option")
     assert not (tmp_path / "runs").exists()
 
 
