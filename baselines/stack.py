@@ -5,7 +5,8 @@ One layer l (1-based) maps x -> x' as in Alon & Yahav's public code:
     h = Act(Conv_l(x, E_l));  h = Dropout(h);  x' = x + h if residual else h;  x' = Norm(x')
 
 where E_l is the graph's edge_index, or with `khop` the pairs at shortest-path distance exactly
-l (`batch.hop_index[l - 1]`).
+l (`batch.hop_index[l - 1]`). With `last_layer_fa`, E_L of the last layer is replaced (with or
+without `khop`) by every node -> the readout node of its graph (`fully_adjacent_edges`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch_geometric.nn.resolver import activation_resolver
 
+from baselines.fully_adjacent import fully_adjacent_edges
 from benchmarks.errors import ConfigError, require
 
 NORMS = {"none": nn.Identity, "layer": nn.LayerNorm, "batch": nn.BatchNorm1d}
@@ -53,6 +55,8 @@ class ConvStack(nn.Module):
         dropout: dropout probability after the activation.
         khop: layer l aggregates over pairs at distance exactly l.
         share_weights: one convolution for every layer.
+        last_layer_fa: the last layer aggregates every node of a graph into its readout node
+            instead of E_L (Alon & Yahav's FA).
 
     Shapes: forward(x [N, d], batch) -> [N, d].
     """
@@ -67,6 +71,7 @@ class ConvStack(nn.Module):
         dropout: float = 0.0,
         khop: bool = False,
         share_weights: bool = False,
+        last_layer_fa: bool = False,
     ):
         super().__init__()
         require(
@@ -81,7 +86,13 @@ class ConvStack(nn.Module):
         )
         require(norm in NORMS, "model.norm", f"must be one of {sorted(NORMS)}, got {norm!r}")
         require(0.0 <= dropout < 1.0, "model.dropout", f"must be in [0, 1), got {dropout}")
+        require(
+            isinstance(last_layer_fa, bool),
+            "model.last_layer_fa",
+            f"must be true or false, got {last_layer_fa!r}",
+        )
         self.num_layers, self.residual, self.khop = num_layers, residual, khop
+        self.last_layer_fa = last_layer_fa
         convs = (
             [self.make_conv(dim)] * num_layers
             if share_weights
@@ -102,6 +113,10 @@ class ConvStack(nn.Module):
 
     def forward(self, x: Tensor, batch) -> Tensor:
         for layer, (conv, norm) in enumerate(zip(self.convs, self.norms, strict=True), start=1):
-            h = self.dropout(self.act(conv(x, layer_edges(batch, layer, self.khop))))
+            if self.last_layer_fa and layer == self.num_layers:
+                edges = fully_adjacent_edges(batch)
+            else:
+                edges = layer_edges(batch, layer, self.khop)
+            h = self.dropout(self.act(conv(x, edges)))
             x = norm(x + h if self.residual else h)
         return x

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from baselines.fully_adjacent import fully_adjacent_edges
 from glstm.block import GLSTMBlock
 from glstm.layer import ACTIVATIONS, HIDDEN_NORMS, INPUT_GATES, INPUT_NORMS
 from glstm.memory import Memory, ParallelMemory, RecurrentMemory, form_costs
-from glstm.neighbourhoods import layer_neighbourhoods
+from glstm.neighbourhoods import layer_neighbourhoods, neighbourhood
 
 FORMS = ("auto", "recurrent", "parallel")
 N_INITS = ("ones", "zeros")
@@ -51,6 +52,9 @@ class GLSTM(nn.Module):
         share_weights (bool): share layer weights across the layers of a block. (default: False)
         khop (bool): layer l aggregates the pairs at distance exactly l (``batch.hop_index``)
             instead of the graph's edges. (default: False)
+        last_layer_fa (bool): the model's last layer (the last block's last layer) aggregates
+            every node of a graph into its readout node instead of its edges or hop set (Alon &
+            Yahav's FA, :func:`~baselines.fully_adjacent.fully_adjacent_edges`). (default: False)
         input_norm (str): ``none`` | ``layer`` | ``rms`` | ``batch``. (default: none)
         hidden_norm (str): ``group`` (GroupNorm, H groups) | ``none``. (default: group)
         act (str): activation after each layer's output projection. (default: none)
@@ -66,7 +70,8 @@ class GLSTM(nn.Module):
 
     Shapes:
         - **input:** x ``[N, d]``; batch with ``edge_index`` ``[2, E]`` (sender, receiver),
-          ``num_nodes``, and ``hop_index`` (list of ``[2, E_l]``) when ``khop``.
+          ``num_nodes``, ``hop_index`` (list of ``[2, E_l]``) when ``khop``, and ``batch``
+          and ``readout_index`` when ``last_layer_fa``.
         - **output:** ``[N, d]``.
     """
 
@@ -81,6 +86,7 @@ class GLSTM(nn.Module):
         num_blocks: int = 1,
         share_weights: bool = False,
         khop: bool = False,
+        last_layer_fa: bool = False,
         input_norm: str = "none",
         hidden_norm: str = "group",
         act: str = "none",
@@ -109,6 +115,7 @@ class GLSTM(nn.Module):
         for key, value in [
             ("share_weights", share_weights),
             ("khop", khop),
+            ("last_layer_fa", last_layer_fa),
             ("forget_gate", forget_gate),
             ("input_gating", input_gating),
             ("output_gate", output_gate),
@@ -129,6 +136,7 @@ class GLSTM(nn.Module):
             raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
 
         self.dim, self.num_layers, self.num_blocks, self.khop = dim, num_layers, num_blocks, khop
+        self.last_layer_fa = last_layer_fa
         self.heads, self.memory_dim, self.value_dim = heads, memory_dim, value_dim
         self.input_gate, self.n_init, self.form = input_gate, n_init, form
         self.blocks = nn.ModuleList(
@@ -178,13 +186,18 @@ class GLSTM(nn.Module):
         """:meth:`forward`, also returning each block's final memory (see ``Memory.state``)."""
         num_nodes = x.shape[0]
         neighbourhoods = layer_neighbourhoods(batch, self.num_layers, self.khop, num_nodes)
-        memory_cls = self.memory_class(self.choose_form(neighbourhoods, num_nodes))
+        last_block_neighbourhoods = neighbourhoods
+        if self.last_layer_fa:
+            fully_adjacent = neighbourhood(fully_adjacent_edges(batch), num_nodes)
+            last_block_neighbourhoods = [*neighbourhoods[:-1], fully_adjacent]
+        memory_cls = self.memory_class(self.choose_form(last_block_neighbourhoods, num_nodes))
         memories = []
-        for block in self.blocks:
+        for i, block in enumerate(self.blocks):
             memory = memory_cls(
                 num_nodes, self.heads, self.memory_dim, self.value_dim, self.n_init, like=x
             )
-            x = block(x, neighbourhoods, memory)
+            is_last = i == len(self.blocks) - 1
+            x = block(x, last_block_neighbourhoods if is_last else neighbourhoods, memory)
             memories.append(memory)
         return x, memories
 
@@ -192,7 +205,8 @@ class GLSTM(nn.Module):
         """
         Args:
             x (Tensor): encoded node states ``[N, d]``.
-            batch: the PyG batch (``edge_index``, ``num_nodes``; ``hop_index`` with ``khop``).
+            batch: the PyG batch (``edge_index``, ``num_nodes``; ``hop_index`` with ``khop``;
+                ``batch`` and ``readout_index`` with ``last_layer_fa``).
 
         Returns:
             Tensor ``[N, d]``.
