@@ -1,4 +1,4 @@
-"""Training-step speed and peak memory: gLSTM (parallel, recurrent, naive reference) vs GCN/GIN/GAT.
+"""Training-step speed and peak memory: gLSTM (parallel, recurrent, naive reference) vs baselines.
 
     python -m benchmarks.speed                        # all cases (about 20 minutes on 1 CPU core)
     python -m benchmarks.speed --cases nar --repeats 50 --out results/speed.json
@@ -77,6 +77,7 @@ CASES = {
             Contender("GCN", ["model=gcn", "model.dim=64"]),
             Contender("GIN", ["model=gin", "model.dim=64"]),
             Contender("GAT", ["model=gat", "model.dim=64"]),
+            Contender("GGNN", ["model=ggnn", "model.dim=64"]),
         ],
     ),
     "tree": (
@@ -89,6 +90,7 @@ CASES = {
             Contender("GCN", ["model=gcn", "model.dim=32"]),
             Contender("GIN", ["model=gin", "model.dim=32"]),
             Contender("GAT", ["model=gat", "model.dim=32"]),
+            Contender("GGNN", ["model=ggnn", "model.dim=32"]),
         ],
     ),
 }
