@@ -2,27 +2,31 @@
 
     python -m benchmarks.report EXPERIMENT [--results-dir results] [--override KEY=VALUE ...]
 
-EXPERIMENT is the store's experiment name (`results/runs/<EXPERIMENT>/`), e.g. `nar_capacity`, or
-`nar_capacity_quick` for the quick profile's sweep. The report
+EXPERIMENT is the store's experiment name (`results/runs/<EXPERIMENT>/`), which is the file stem
+of its sweep, `conf/experiment/<EXPERIMENT>.yaml`: e.g. `nar_capacity`, or `nar_capacity_quick`
+for its laptop-sized version. The report
 
 - reads every finished run's result.json (no W&B, no network);
 - groups runs by (task, model, variant, problem size), where the variant is whatever else varies
-  within a model's runs (e.g. d_k, width, k-hop), and aggregates over seeds: mean, standard
-  deviation with ddof = 1 (the sample std; undefined for one seed), number of runs, parameters;
+  within a model's runs at one size (e.g. d_k, width, k-hop), and aggregates over seeds: mean,
+  standard deviation with ddof = 1 (the sample std; undefined for one seed), number of runs,
+  parameters;
 - adds, for NAR-style classification over `num_keys`, the capacity per model and variant: the
   largest N recalled at mean accuracy >= 0.9 (interpolated in log N) and the peak stored bits;
 - writes `<results-dir>/tables/EXPERIMENT.{md,csv,tex}` (CSV: one row per group, long format;
   Markdown and LaTeX: one row per model and variant, one column per size) and
   `<results-dir>/figures/EXPERIMENT.png`: the selected metric against problem size with +-1 std
-  bands, plus, where the runs carry them, the sensitivity ratio and the mean Jacobian norm;
-- compares the store with the experiment's sweep (expanded from conf/experiment/ with the profile
-  that gives this experiment name), reports the runs of that sweep, says which are missing (a
-  partial sweep reports what it has) and leaves out stored runs made with other settings.
+  bands and, where benchmarks/anchors.yaml has them, the published numbers beside ours; plus,
+  where the runs carry them, the sensitivity ratio and the mean Jacobian norm;
+- compares the store with the sweep `experiment=EXPERIMENT`, reports the runs of that sweep, says
+  which are missing (a partial sweep reports what it has) and leaves out stored runs made with
+  other settings.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 import re
 import sys
@@ -90,13 +94,16 @@ def _format_value(name: str, value) -> str:
 
 
 def add_variants(runs: pd.DataFrame) -> pd.DataFrame:
-    """Add `variant`: the values of the config keys that vary between runs of one (task, model),
-    e.g. "d_k=8 d=16 khop=off" for one gLSTM arm. A key that varies for one model labels every
-    model that has it (so a single GCN arm still shows "d=256"); empty when nothing varies."""
+    """Add `variant`: the values of the config keys that vary between runs of one (task, model)
+    at one problem size, e.g. "d_k=8 d=16 khop=off" for one gLSTM setting. A key that only
+    changes with the size (Tree-NeighborsMatch's batch size per depth) is no variant. A key that
+    varies for one model labels every model that has it (so a single GCN width still shows
+    "d=256"); empty when nothing varies."""
     runs = runs.copy()
     columns = _config_columns(runs)
+    size = size_column(runs)
     varying = set()
-    for _, group in runs.groupby(["task", "model"], sort=False):
+    for _, group in runs.groupby(["task", "model"] + ([size] if size else []), sort=False):
         # astype(str): lists and None compare as text
         varying |= {c for c in columns if group[c].astype(str).nunique(dropna=False) > 1}
     varying = sorted(varying, key=_label_key)
@@ -274,10 +281,30 @@ def _series(summary: pd.DataFrame):
         yield f"{model} {variant}".strip(), rows.sort_values(size_column(summary))
 
 
+def published(experiment: str, summary: pd.DataFrame) -> pd.DataFrame:
+    """The published numbers (benchmarks/anchors.yaml) that belong in `experiment`'s figure: the
+    anchors of the experiment for a task of `summary`, its score key and size key. Columns:
+    model, label, size, value, std (see benchmarks.verify.published_points)."""
+    from benchmarks.verify import published_points
+
+    columns = ["model", "label", "size", "value", "std"]
+    points = published_points(experiment)
+    if points.empty:
+        return pd.DataFrame(columns=columns)
+    size = size_column(summary)
+    keep = (
+        points["task"].isin(summary["task"])
+        & (points["score_key"] == summary["score_key"].iloc[0])
+        & (points["size_key"] == size if size else points["size_key"].isna())
+    )
+    return points.loc[keep, columns].reset_index(drop=True)
+
+
 def figure(summary: pd.DataFrame, experiment: str, path: Path) -> None:
-    """Metric against problem size with ±1 std bands, per model and variant; for runs with
-    sensitivity figures also the selected/background ratio and the mean Jacobian norm of the
-    key nodes (or of hop 1) against size."""
+    """Metric against problem size with ±1 std bands, per model and variant, beside the
+    published numbers of `experiment` (:func:`published`); for runs with sensitivity figures
+    also the selected/background ratio and the mean Jacobian norm of the key nodes (or of hop 1)
+    against size."""
     size = size_column(summary)
     metric, key = summary["metric"].iloc[0], summary["score_key"].iloc[0]
     panels = [("score", f"{key} ({METRIC_NAMES.get(metric, metric)})")]
@@ -298,7 +325,9 @@ def figure(summary: pd.DataFrame, experiment: str, path: Path) -> None:
 
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.0), squeeze=False)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    model_colour = {}
     for i, (label, rows) in enumerate(_series(summary)):
+        model_colour.setdefault(rows["model"].iloc[0], colours[i % len(colours)])
         style = dict(color=colours[i % len(colours)], marker="o", ms=3.5, lw=1.5)
         if "khop=on" in label:
             style["ls"] = "--"
@@ -309,6 +338,25 @@ def figure(summary: pd.DataFrame, experiment: str, path: Path) -> None:
             if column == "score":
                 std = rows["std"].fillna(0).to_numpy(float)
                 ax.fill_between(x, y - std, y + std, color=style["color"], alpha=0.15, lw=0)
+    points = published(experiment, summary)
+    for label, rows in points.groupby("label", sort=False):
+        model = rows["model"].iloc[0]
+        colour = model_colour.setdefault(model, colours[len(model_colour) % len(colours)])
+        x = rows["size"].to_numpy(float) if size else np.zeros(len(rows))
+        axes[0][0].errorbar(
+            x,
+            rows["value"].to_numpy(float),
+            yerr=rows["std"].to_numpy(float) if rows["std"].notna().any() else None,
+            color=colour,
+            marker="D",
+            mfc="none",
+            ms=6,
+            mew=1.3,
+            ls=":",
+            lw=1,
+            capsize=2,
+            label=f"{label} published",
+        )
     for ax, (column, ylabel) in zip(axes[0], panels, strict=True):
         ax.set_xlabel(size.removeprefix("size/") if size else "")
         ax.set_ylabel(ylabel)
@@ -317,7 +365,7 @@ def figure(summary: pd.DataFrame, experiment: str, path: Path) -> None:
             ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
             ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         if size:
-            ax.set_xticks(np.sort(summary[size].unique()))
+            ax.set_xticks(np.union1d(summary[size].to_numpy(float), points["size"].to_numpy(float)))
         if column != "score" or metric == "mse":
             ax.set_yscale("log")
             plain = matplotlib.ticker.LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5))
@@ -341,42 +389,156 @@ def figure(summary: pd.DataFrame, experiment: str, path: Path) -> None:
 # The experiment's sweep
 
 
-def sweep_source(experiment: str, overrides: list[str]) -> tuple[str, str] | None:
-    """The (conf/experiment file, profile) whose composed `experiment_name` is `experiment`."""
-    from hydra import compose, initialize_config_dir
-
-    with initialize_config_dir(str(CONF), version_base="1.3"):
-        for path in sorted((CONF / "experiment").glob("*.yaml")):
-            for profile in ("paper", "quick"):
-                base = [f"experiment={path.stem}", f"profile={profile}", *overrides]
-                if compose("config", overrides=base).experiment_name == experiment:
-                    return path.stem, profile
-    return None
+def sweep_source(experiment: str, conf_dir: Path = CONF) -> Path | None:
+    """The experiment file of a store name: `conf/experiment/<experiment>.yaml` (an experiment's
+    store name is its file stem, `<name>_quick` included), or None when there is none."""
+    path = Path(conf_dir) / "experiment" / f"{experiment}.yaml"
+    return path if path.is_file() else None
 
 
-def expected_runs(experiment: str, overrides: list[str] = ()) -> dict[str, list[str]] | str:
-    """{config hash: the job's sweep overrides} for every job of the experiment's sweep, expanded
-    as Hydra's basic sweeper does (`hydra.sweeper.params`, then the command line's `overrides`,
-    which may sweep too, e.g. "task.num_keys=4,8"), or a line saying why it cannot be listed."""
+def sweep_jobs(
+    experiment: str, overrides: list[str] = (), conf_dir: Path = CONF
+) -> list[list[str]] | str:
+    """The jobs of `experiment=<experiment>`'s sweep, each as its list of overrides, expanded as
+    Hydra's basic sweeper does (`hydra.sweeper.params`, then the command line's `overrides`,
+    which may sweep too, e.g. "task.num_keys=4,8"; every job lists them all); or a line saying
+    why they cannot be listed. Identical jobs are listed once."""
     from hydra import compose, initialize_config_dir
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
+    if sweep_source(experiment, conf_dir) is None:
+        return f"no conf/experiment file gives experiment_name={experiment}"
     parser = OverridesParser.create()
     fixed = [o for o in overrides if not parser.parse_override(o).is_sweep_override()]
-    source = sweep_source(experiment, fixed)
-    if source is None:
-        return f"no conf/experiment file gives experiment_name={experiment}"
-    name, profile = source
-    base = [f"experiment={name}", f"profile={profile}"]
-    with initialize_config_dir(str(CONF), version_base="1.3"):
-        cfg = compose("config", overrides=[*base, *fixed], return_hydra_config=True)
-        sweeper = cfg.hydra.sweeper
-        if not sweeper._target_.endswith("BasicSweeper"):
-            return f"experiment={name} is a sampled sweep ({sweeper._target_.rsplit('.', 1)[-1]})"
-        params = [f"{k}={v}" for k, v in (sweeper.params or {}).items()] + list(overrides)
-        jobs = BasicSweeper.split_arguments(parser.parse_overrides(params), None)[0]
-        return {config_hash(compose("config", overrides=[*base, *job])): job for job in jobs}
+    with initialize_config_dir(str(Path(conf_dir).resolve()), version_base="1.3"):
+        cfg = compose("config", [f"experiment={experiment}", *fixed], return_hydra_config=True)
+    if cfg.experiment_name != experiment:
+        return (
+            f"conf/experiment/{experiment}.yaml sets experiment_name={cfg.experiment_name} "
+            "(it must equal the file stem)"
+        )
+    sweeper = cfg.hydra.sweeper
+    if not sweeper._target_.endswith("BasicSweeper"):
+        return f"experiment={experiment} is a sampled sweep ({sweeper._target_.rsplit('.', 1)[-1]})"
+    params = [f"{k}={v}" for k, v in (sweeper.params or {}).items()] + list(overrides)
+    jobs = BasicSweeper.split_arguments(parser.parse_overrides(params), None)[0]
+    return [list(job) for job in dict.fromkeys(tuple(job) for job in jobs)]
+
+
+def job_hashes(
+    experiment: str,
+    jobs: list[list[str]],
+    conf_dir: Path = CONF,
+    compose_each: bool = False,
+) -> list[str]:
+    """The config hash of each job of `experiment`'s sweep, as run.py would store it.
+
+    Composing a config costs tens of milliseconds, so a sweep of hundreds of jobs is not composed
+    job by job. As in Hydra's own loader, config-group overrides (`model=gcn`) choose the files
+    that are merged, and plain value overrides (`task.num_keys=8`, `+key=v`, `~key`) are applied
+    to the merged config afterwards, in order. So each distinct set of group overrides is
+    composed once, and each job's value overrides are applied to it with Hydra's own function:
+    on a fresh copy, or, when they only set scalars at the keys the previous job of that group
+    set (a basic sweep's jobs do), on the previous job's config, since they overwrite every value
+    it changed. The `hydra.*` values are skipped: compose drops that node, so they cannot change
+    a hash. `compose_each` composes every job in full instead (the reference to match).
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    fixed = [f"experiment={experiment}"]  # a job lists the command line's overrides itself
+    with initialize_config_dir(str(Path(conf_dir).resolve()), version_base="1.3"):
+        if compose_each:
+            return [config_hash(compose("config", [*fixed, *job])) for job in jobs]
+        repo = GlobalHydra.instance().config_loader().repository
+        parsed = {}  # override line -> (Override, is a group override)
+
+        def parse(line: str):
+            if line not in parsed:
+                override = parser.parse_overrides([line])[0]
+                group = repo.group_exists(override.key_or_group)  # Hydra's rule
+                parsed[line] = override, group and not isinstance(override.value(), dict)
+            return parsed[line]
+
+        merged, last, hashes = {}, {}, []
+        for job in jobs:
+            lines = [*fixed, *job]
+            groups = tuple(line for line in lines if parse(line)[1])
+            values = [parse(line)[0] for line in lines if not parse(line)[1]]
+            values = [o for o in values if not o.is_hydra_override()]
+            scalar_sets = all(
+                not (o.is_add() or o.is_force_add() or o.is_delete())
+                and not isinstance(o.value(), dict | list)
+                for o in values
+            )
+            keys = tuple(o.key_or_group for o in values) if scalar_sets else None
+            if groups not in merged:
+                merged[groups] = compose("config", list(groups))
+            if keys is not None and groups in last and last[groups][1] == keys:
+                cfg = last[groups][0]
+            else:
+                cfg = copy.deepcopy(merged[groups])
+            ConfigLoaderImpl._apply_overrides_to_config(values, cfg)
+            if keys is not None:
+                last[groups] = cfg, keys
+            hashes.append(config_hash(cfg))
+        return hashes
+
+
+def expected_runs(
+    experiment: str, overrides: list[str] = (), conf_dir: Path = CONF
+) -> dict[str, list[str]] | str:
+    """{config hash: the job's sweep overrides} for every job of the experiment's sweep
+    (:func:`sweep_jobs`), or a line saying why it cannot be listed."""
+    jobs = sweep_jobs(experiment, overrides, conf_dir)
+    if isinstance(jobs, str):
+        return jobs
+    return dict(zip(job_hashes(experiment, jobs, conf_dir), jobs, strict=True))
+
+
+def select_runs(
+    experiment: str,
+    results_dir: str | Path = "results",
+    overrides: list[str] = (),
+    check_sweep: bool = True,
+) -> tuple[pd.DataFrame, list[str]]:
+    """The finished runs of `experiment` that belong to its sweep (all of them with
+    `check_sweep=False`), and notes on the sweep: how many of its runs are done, which are
+    missing, how many stored runs were left out. Jobs are hashed only when the store has runs
+    (an empty store is missing every job)."""
+    runs = load_runs(results_dir, experiment)
+    if not check_sweep:
+        return runs, []
+    jobs = sweep_jobs(experiment, list(overrides))
+    if isinstance(jobs, str):
+        return runs, [f"sweep not checked: {jobs}"]
+    stored = set(runs["config_hash"]) if len(runs) else set()
+    if stored:
+        expected = dict(zip(job_hashes(experiment, jobs), jobs, strict=True))
+        done = stored & set(expected)
+        missing = [job for h, job in expected.items() if h not in done]
+        total = len(expected)
+    else:  # an empty store misses every job: no hash needed
+        done, missing, total = set(), jobs, len(jobs)
+    notes = [f"sweep: {total - len(missing)} of {total} runs done"]
+    if missing:
+        notes.append(f"missing {len(missing)} runs:")
+        notes += ["  " + " ".join(job) for job in missing[:20]]
+        if len(missing) > 20:
+            notes.append(f"  ... and {len(missing) - 20} more")
+    extra = len(stored - done)
+    if extra:
+        notes.append(
+            f"{extra} stored runs are not in this sweep and are left out (run with other "
+            "overrides? pass them with --override, or --no-check to report every run)"
+        )
+        runs = runs[runs["config_hash"].isin(done)]
+        runs = add_variants(runs) if len(runs) else pd.DataFrame()
+    return runs, notes
 
 
 # ------------------------------------------------------------------------------------------------
@@ -392,27 +554,7 @@ def report(
     """Build the tables and the figure of `experiment`; return the pieces (for tests) and print
     the Markdown table with what is missing from the sweep."""
     results_dir = Path(results_dir)
-    runs = load_runs(results_dir, experiment)
-    expected = expected_runs(experiment, list(overrides)) if check_sweep else None
-    notes = []
-    if isinstance(expected, dict):
-        done = set(runs["config_hash"]) if len(runs) else set()
-        missing = [job for h, job in expected.items() if h not in done]
-        extra = len(done - set(expected))
-        notes.append(f"sweep: {len(expected) - len(missing)} of {len(expected)} runs done")
-        if missing:
-            notes.append(f"missing {len(missing)} runs:")
-            notes += ["  " + " ".join(job) for job in missing[:20]]
-            if len(missing) > 20:
-                notes.append(f"  ... and {len(missing) - 20} more")
-        if extra:
-            notes.append(
-                f"{extra} stored runs are not in this sweep and are left out (run with other "
-                "overrides? pass them with --override, or --no-check to report every run)"
-            )
-            runs = add_variants(runs[runs["config_hash"].isin(expected)])
-    elif isinstance(expected, str):
-        notes.append(f"sweep not checked: {expected}")
+    runs, notes = select_runs(experiment, results_dir, overrides, check_sweep)
     if runs.empty:
         print(
             "\n".join(

@@ -6,11 +6,11 @@ import math
 
 import pandas as pd
 import pytest
-from conftest import compose_config
 
 from benchmarks import report as rep
 from benchmarks.metrics.capacity import capacity_threshold
 from benchmarks.store import config_hash
+from tests.helpers import compose_config
 
 # (model, memory_dim or width, N) -> test accuracy per seed
 ACCS = {
@@ -121,14 +121,14 @@ def test_empty_store_says_so(tmp_path, capsys):
 
 
 def test_partial_sweep_lists_missing_runs(tmp_path, capsys):
-    """Two of gcn_depth's quick runs are stored: the report finds the sweep from the experiment
-    name, counts them as done and lists the other ten."""
+    """Two of gcn_depth_quick's runs are stored: the report finds the sweep from the experiment
+    name (conf/experiment/gcn_depth_quick.yaml), counts them as done and lists the other ten."""
     jobs = rep.expected_runs("gcn_depth_quick")
     assert isinstance(jobs, dict) and len(jobs) == 12
     for i, overrides in enumerate(
         [["model.num_layers=2", "task.num_keys=4"], ["model.num_layers=5", "task.num_keys=16"]]
     ):
-        cfg = compose_config(["experiment=gcn_depth", "profile=quick", *overrides])
+        cfg = compose_config(["experiment=gcn_depth_quick", *overrides])
         r = result("gcn", 128, cfg.task.num_keys, 0, 0.5 + 0.1 * i)
         r["config_hash"] = config_hash(cfg)
         assert r["config_hash"] in jobs
@@ -146,9 +146,122 @@ def test_partial_sweep_lists_missing_runs(tmp_path, capsys):
     assert len(out["summary"]) == 2 and set(out["summary"]["mean"]) == {0.5, 0.6}
 
 
-def test_sampled_and_unknown_sweeps_are_not_listed():
-    assert "sampled sweep" in rep.expected_runs("glstm_search_quick")
-    assert "no conf/experiment file" in rep.expected_runs("my_own_sweep")
+def test_empty_store_lists_the_sweep_without_hashing(tmp_path, capsys, monkeypatch):
+    """With nothing stored every job is missing: no config is composed per job."""
+
+    def no_hashing(*args, **kwargs):
+        raise AssertionError("an empty store needs no hashes")
+
+    jobs = len(rep.sweep_jobs("nar_capacity"))
+    monkeypatch.setattr(rep, "job_hashes", no_hashing)
+    out = rep.report("nar_capacity", tmp_path)
+    printed = capsys.readouterr().out
+    assert out["runs"].empty and "no finished runs" in printed
+    assert f"sweep: 0 of {jobs} runs done" in printed and f"... and {jobs - 20} more" in printed
+    assert "  model=glstm_paper/glstm_dk8 task.num_keys=4 model.khop=" in printed
+
+
+# A small config tree of the same shape as conf/: groups with an inherited and an interpolated
+# value, an experiment sweeping a group and values, its quick version, and two bad experiments.
+TOY = {
+    "config.yaml": """
+defaults:
+  - model: a
+  - task: t
+  - _self_
+  - experiment: null
+experiment_name: default
+seed: 0
+data_seed: ${seed}
+results_dir: results
+""",
+    "model/base.yaml": "dim: 4\nwidth: ${.dim}\nkhop: false\n",
+    "model/a.yaml": "defaults:\n  - base@_here_\n  - _self_\n_target_: A\n",
+    "model/b.yaml": "defaults:\n  - base@_here_\n  - _self_\n_target_: B\ndim: 8\nextra: 1\n",
+    "model/nested/c.yaml": "defaults:\n  - /model/a@_here_\n  - _self_\n_target_: C\n",
+    "task/t.yaml": "size: 2\nnum_train: 10\n",
+    "task/u.yaml": "size: 3\nnum_train: 10\n",
+    "experiment/toy.yaml": """# @package _global_
+defaults:
+  - override /task: u
+experiment_name: toy
+hydra:
+  sweeper:
+    params:
+      model: a,b,nested/c
+      model.dim: 2,3
+      seed: 0,1
+""",
+    "experiment/toy_quick.yaml": """# @package _global_
+defaults:
+  - toy
+  - _self_
+experiment_name: toy_quick
+task:
+  num_train: 5
+hydra:
+  sweeper:
+    params:
+      seed: 0
+""",
+    "experiment/sampled.yaml": """# @package _global_
+experiment_name: sampled
+hydra:
+  sweeper:
+    _target_: my.OptunaSweeper
+""",
+    "experiment/misnamed.yaml": "# @package _global_\nexperiment_name: other\n",
+}
+
+
+@pytest.fixture
+def toy_conf(tmp_path):
+    for name, text in TOY.items():
+        (tmp_path / "conf" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "conf" / name).write_text(text)
+    return tmp_path / "conf"
+
+
+def test_sweep_is_the_experiment_file(toy_conf):
+    """A store name is an experiment file stem, `_quick` included: its sweep is
+    `experiment=<name>`; sampled, unknown and misnamed experiments say why they are not listed."""
+    assert rep.sweep_jobs("toy", conf_dir=toy_conf)[0] == ["model=a", "model.dim=2", "seed=0"]
+    assert len(rep.sweep_jobs("toy", conf_dir=toy_conf)) == 12
+    assert len(rep.sweep_jobs("toy_quick", conf_dir=toy_conf)) == 6
+    assert len(rep.sweep_jobs("toy_quick", ["model.dim=2,5,7"], toy_conf)) == 9
+    assert "sampled sweep (OptunaSweeper)" in rep.expected_runs("sampled", conf_dir=toy_conf)
+    assert "no conf/experiment file" in rep.expected_runs("my_own_sweep", conf_dir=toy_conf)
+    assert "must equal the file stem" in rep.expected_runs("misnamed", conf_dir=toy_conf)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        [],
+        ["model.dim=2,5", "+model.note=x", "~task.num_train", "hydra.job.name=x"],
+        ["task=t", "data_seed=7", "model.khop=true"],
+    ],
+)
+def test_fast_hashes_equal_full_composition(toy_conf, overrides):
+    """Composing once per set of group overrides and applying the value overrides after gives
+    the hashes of composing every job (group and value sweeps, +key, ~key, hydra keys,
+    interpolations, a group override among the fixed ones)."""
+    for experiment in ("toy", "toy_quick"):
+        jobs = rep.sweep_jobs(experiment, overrides, toy_conf)
+        fast = rep.job_hashes(experiment, jobs, toy_conf)
+        full = rep.job_hashes(experiment, jobs, toy_conf, compose_each=True)
+        assert fast == full and len(set(fast)) == len(jobs)
+
+
+def test_fast_hashes_equal_full_composition_on_conf():
+    """The same on the real conf/: nar_capacity_quick (model presets x sizes)."""
+    overrides = ["task.num_train=100"]
+    jobs = rep.sweep_jobs("nar_capacity_quick", overrides)
+    assert len(jobs) == 12
+    fast = rep.job_hashes("nar_capacity_quick", jobs)
+    assert fast == rep.job_hashes("nar_capacity_quick", jobs, compose_each=True)
+    for job, h in zip(jobs, fast, strict=True):
+        assert h == config_hash(compose_config(["experiment=nar_capacity_quick", *job]))
 
 
 def test_distance_sweeps_plot_the_farthest_hop(tmp_path):

@@ -1,0 +1,222 @@
+"""`verify` on a synthetic store: cells within, outside and not run, the exit status, the
+tolerance rules, condition matching, and the published points in the report's figure."""
+
+import json
+
+import pytest
+
+from benchmarks import report as rep
+from benchmarks import verify as ver
+from benchmarks.errors import ConfigError
+
+
+def result(model: str, depth: int, seed: int, acc: float, fa: bool = False) -> dict:
+    """A Tree-NeighborsMatch result.json with the keys verify and the report read."""
+    return {
+        "config_hash": f"{model}r{depth}s{seed}{'fa' if fa else ''}",
+        "task": "tree_neighbors_match",
+        "size/depth": depth,
+        "model": model,
+        "metric": "acc",
+        "score_key": "train/acc",
+        "score": acc,
+        "train/acc": acc,
+        "params": 5000,
+        "epochs": 10,
+        "wall_time_s": 1.0,
+        "seed": seed,
+        "config": {
+            "task": {"_target_": "x.Tree", "depth": depth},
+            "model": {"_target_": f"x.{model}", "dim": 32, "last_layer_fa": fa},
+            "train": {"batch_size": 64 if depth < 4 else 1024},  # varies with the size only
+            "seed": seed,
+        },
+    }
+
+
+def write_store(root, experiment: str, results: list[dict]):
+    for r in results:
+        path = root / "runs" / experiment / r["config_hash"]
+        path.mkdir(parents=True)
+        (path / "result.json").write_text(json.dumps(r))
+    return root
+
+
+def cells(table, model: str, size: str, conditions: str = ""):
+    rows = table[
+        (table["model"] == model) & (table["size"] == size) & (table["conditions"] == conditions)
+    ]
+    return rows.to_dict("records")
+
+
+def test_within_outside_and_not_run(tmp_path, capsys):
+    """The quick experiment is checked against tree_neighbors_match's anchors (SPEC 2.3)."""
+    write_store(
+        tmp_path,
+        "tree_neighbors_match_quick",
+        [
+            result("gcn", 2, 0, 1.0),
+            result("gcn", 2, 1, 1.0),
+            *[result("gcn", 4, s, a) for s, a in enumerate([0.50, 0.52, 0.48])],
+            result("gat", 5, 0, 0.43),  # one seed: std undefined, counts as 0
+            result("gin", 5, 0, 0.95, fa=True),  # matches the FA anchor (~0.92), not 0.29
+        ],
+    )
+    table, status = ver.verify("tree_neighbors_match_quick", tmp_path, check_sweep=False)
+    assert status == 1  # gcn at r = 4 is outside
+
+    (gcn2,) = cells(table, "gcn", "depth=2", "last_layer_fa=off")
+    assert (gcn2["verdict"], gcn2["n"], gcn2["mean"]) == ("within", 2, 1.0)
+    (gcn4,) = cells(table, "gcn", "depth=4", "last_layer_fa=off")
+    assert gcn4["verdict"] == "outside" and gcn4["published"] == 0.70
+    assert gcn4["std"] == pytest.approx(0.02)  # ddof = 1
+    assert gcn4["difference"] == pytest.approx(-0.20)
+    assert gcn4["bound"] == pytest.approx(0.05)  # max(0.05, 2 x 0.02)
+    (gat5,) = cells(table, "gat", "depth=5", "last_layer_fa=off")
+    assert gat5["verdict"] == "within" and gat5["bound"] == 0.05 and gat5["n"] == 1
+    (gin_fa,) = cells(table, "gin", "depth=5", "last_layer_fa=on")
+    assert gin_fa["verdict"] == "within" and gin_fa["tolerance"] == "approximate"
+    (gin5,) = cells(table, "gin", "depth=5", "last_layer_fa=off")
+    assert gin5["verdict"] == "not run" and gin5["n"] == 0
+    assert cells(table, "gin", "depth=7", "last_layer_fa=off") == []  # '-' in the table
+    assert cells(table, "ggnn", "depth=8", "last_layer_fa=off")[0]["verdict"] == "not run"
+    assert len(table) == 26 + 4  # one row per anchor: every cell here has one variant
+
+    printed = capsys.readouterr().out
+    assert "the anchors of tree_neighbors_match" in printed
+    assert "accuracy: |ours - published| ≤ max(0.05, 2 × our std)" in printed
+    assert "approximate: |ours - published| ≤ max(0.1, 2 × our std)" in printed
+    assert "0.5 ± 0.02 (n=3) | 0.7 | -0.2 | accuracy ±0.05 | outside" in printed
+    assert "30 cells: 3 within, 1 outside, 26 not run." in printed
+    assert "tech-srl/bottleneck/issues/3" in printed
+    written = (tmp_path / "tables" / "tree_neighbors_match_quick_verify.md").read_text()
+    assert "| outside |" in written and "Sources:" in written
+
+
+def test_exit_status(tmp_path, capsys):
+    """0 when every finished cell is within (cells not run do not fail), 1 with one outside,
+    2 when no anchor applies."""
+    write_store(tmp_path, "tree_neighbors_match", [result("ggnn", 5, 0, 0.62)])
+    args = ["--results-dir", str(tmp_path), "--no-check"]
+    assert ver.main(["tree_neighbors_match", *args]) == 0
+    write_store(tmp_path, "tree_neighbors_match", [result("ggnn", 6, 0, 0.1)])
+    assert ver.main(["tree_neighbors_match", *args]) == 1
+    assert ver.main(["my_own_sweep", *args]) == 2
+    assert "no anchor" in capsys.readouterr().err
+
+
+ANCHORS = """
+sources:
+  paper: {cite: "A paper, Table 1"}
+tolerances:
+  scores: {floor: 0.1, ours_std: 2, published_std: 2}
+  decades: {floor: 0.5, ours_std: 2, scale: log10}
+anchors:
+  - experiments: [gpp]
+    task: gpp
+    model: gcn
+    conditions: {config.task.target: diameter}
+    score_key: test/log10_mse
+    tolerance: scores
+    source: paper
+    value: [0.742, 0.3]
+  - experiments: [gpp]
+    task: gpp
+    model: gcn
+    conditions: {config.task.target: sssp}
+    score_key: test/mse
+    tolerance: decades
+    source: paper
+    value: 1.0e-3
+"""
+
+
+def gpp_result(seed: int, target: str, log10_mse: float) -> dict:
+    r = result("gcn", 2, seed, 0.0)
+    del r["size/depth"], r["train/acc"]
+    return r | {
+        "config_hash": f"{target}{seed}",
+        "task": "gpp",
+        "metric": "mse",
+        "score_key": "test/mse",
+        "score": 10**log10_mse,
+        "test/mse": 10**log10_mse,
+        "test/log10_mse": log10_mse,
+        "config": {"task": {"target": target}, "model": {"dim": 20}, "seed": seed},
+    }
+
+
+def test_published_std_and_log10_rules(tmp_path, capsys):
+    """A task without a size: a published std widens the band to 2 x 0.3; a log10-scale rule
+    compares decades."""
+    anchors = tmp_path / "anchors.yaml"
+    anchors.write_text(ANCHORS)
+    write_store(
+        tmp_path,
+        "gpp",
+        [gpp_result(s, "diameter", v) for s, v in enumerate([1.2, 1.3])]
+        + [gpp_result(s, "sssp", v) for s, v in enumerate([-2.6, -2.8])],
+    )
+    table, status = ver.verify("gpp", tmp_path, check_sweep=False, anchors_file=anchors)
+    diameter, sssp = table.to_dict("records")
+    assert diameter["mean"] == pytest.approx(1.25) and diameter["published_std"] == 0.3
+    assert diameter["bound"] == pytest.approx(0.6) and diameter["verdict"] == "within"
+    assert sssp["published"] == pytest.approx(-3.0) and sssp["mean"] == pytest.approx(-2.7)
+    assert sssp["verdict"] == "within" and status == 0
+    printed = capsys.readouterr().out
+    assert "scores: |ours - published| ≤ max(0.1, 2 × our std, 2 × published std)" in printed
+    assert "decades: |ours - published| ≤ max(0.5, 2 × our std) on log10 values" in printed
+    assert "1.25 ± 0.0707 (n=2) | 0.742 ± 0.3 |" in printed
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("anchors: [{experiments: [x], task: t}]", "anchors[0]: missing model"),
+        (
+            "sources: {s: {}}\ntolerances: {r: {floor: 1}}\nanchors: [{experiments: [x], "
+            "task: t, model: m, score_key: k, tolerance: q, source: s, value: 1}]",
+            "anchors[0].tolerance: unknown rule",
+        ),
+        (
+            "sources: {s: {}}\ntolerances: {r: {floor: 1}}\nanchors: [{experiments: [x], "
+            "task: t, model: m, score_key: k, tolerance: r, source: s, size: size/n}]",
+            "needs `size` with `points`",
+        ),
+    ],
+)
+def test_malformed_anchors_name_the_entry(tmp_path, text, key):
+    path = tmp_path / "anchors.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=key.replace("[", r"\[").replace("]", r"\]")):
+        ver.load_anchors(path)
+
+
+def test_every_anchor_is_well_formed():
+    anchors, sources = ver.load_anchors()
+    tree = [a for a in anchors if a.applies_to("tree_neighbors_match_quick")]
+    assert len(tree) == 30 and {a.model for a in tree} == {"ggnn", "gat", "gin", "gcn"}
+    assert {a.source for a in anchors} <= set(sources)
+    assert not [a for a in anchors if a.applies_to("nar_capacity")]
+
+
+def test_report_figure_draws_published_points(tmp_path, monkeypatch):
+    """The report's figure shows the anchors beside ours, with a "published" legend entry per
+    model (and FA condition); the variant ignores the batch size that follows the depth."""
+    write_store(
+        tmp_path,
+        "tree_neighbors_match_quick",
+        [result("gcn", r, s, 1.0 - 0.1 * r) for r in (2, 3) for s in (0, 1)],
+    )
+    figures = []
+    monkeypatch.setattr(rep.plt, "close", figures.append)
+    out = rep.report("tree_neighbors_match_quick", tmp_path, check_sweep=False)
+    assert set(out["summary"]["variant"]) == {""}
+    points = rep.published("tree_neighbors_match_quick", out["summary"])
+    assert len(points) == 30 and set(points.columns) >= {"model", "size", "value", "std"}
+    labels = figures[0].axes[0].get_legend_handles_labels()[1]
+    assert "gcn" in labels
+    assert "gcn last_layer_fa=off published" in labels
+    assert "ggnn last_layer_fa=on published" in labels
+    ticks = figures[0].axes[0].get_xticks()
+    assert list(ticks) == [2, 3, 4, 5, 6, 7, 8]
