@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import sys
 from pathlib import Path
@@ -49,10 +50,9 @@ from optuna.distributions import (
 )
 from optuna.trial import FrozenTrial, TrialState
 from tqdm import tqdm
-from tqdm.contrib import DummyTqdmFile
 
+from benchmarks import runner
 from benchmarks.errors import ConfigError, require
-from benchmarks.runner import prepare, run
 from benchmarks.store import RunDir
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -124,18 +124,17 @@ def first_point(space: dict[str, BaseDistribution]) -> list[str]:
     ]
 
 
-def compose_run(overrides: list[str]) -> tuple[DictConfig, str]:
-    """The config run.py would see for these overrides (Hydra's runtime config set as under
-    run.py), and the model's Hydra choice, which run.py passes as the model name."""
+def compose_run(overrides: list[str]) -> DictConfig:
+    """The config run.py would see for these overrides; Hydra's runtime config (choices and
+    overrides, which a run records) is set as under run.py."""
     try:
         cfg = compose("config", overrides=overrides, return_hydra_config=True)
     except (HydraException, OmegaConfBaseException) as err:
         raise ConfigError(f"overrides: {str(err).splitlines()[0]}") from None
     HydraConfig.instance().set_config(cfg)
-    model_name = cfg.hydra.runtime.choices.get("model")
     with open_dict(cfg):
         del cfg["hydra"]
-    return cfg, model_name
+    return cfg
 
 
 def open_study(
@@ -181,7 +180,7 @@ def retry_interrupted(study: optuna.Study) -> None:
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
         study.tell(trial.number, state=TrialState.FAIL)
-        tqdm.write(f"trial {trial.number} was interrupted: enqueued again (its run resumes)")
+        print(f"trial {trial.number} was interrupted: enqueued again (its run resumes)")
 
 
 def describe(trial: FrozenTrial) -> str:
@@ -227,42 +226,63 @@ def search(
     space = {key: distribution(key, values) for key, values in spec.params.items()}
     base = [f"experiment_name={study_name}", "progress=false", *spec.get("overrides", [])]
 
+    hydra_config = HydraConfig.instance().cfg  # set per trial, restored at the end
     with initialize_config_dir(str(CONF), version_base="1.3"):
-        cfg, _ = compose_run([*base, *first_point(space), *overrides])
-        prepare(cfg)  # a bad command fails here, before the study is touched
-        out = Path(cfg.results_dir) / "search"
-        out.mkdir(parents=True, exist_ok=True)
         try:
-            lock = FileLock(out / f"{study_name}.lock", timeout=0).acquire()
-        except Timeout:
-            raise ConfigError(f"search: study {study_name!r} is run by another process") from None
-        with lock:
-            optuna.logging.set_verbosity(optuna.logging.WARNING)
-            study = open_study(out / f"{study_name}.db", study_name, spec, base, overrides)
-            retry_interrupted(study)
-            complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
-            failed = 0
-            initial = min(complete, n_trials)
-            bar = tqdm(total=n_trials, initial=initial, desc=study_name, unit="trial")
-            with bar, contextlib.redirect_stdout(DummyTqdmFile(sys.stdout)):
-                while complete < n_trials:
-                    done = run_trial(study, space, base, overrides)
-                    complete, failed = complete + done, failed + (not done)
-                    require(failed < n_trials, "search", f"{failed} trials failed (objective NaN)")
-                    bar.update(min(complete, n_trials) - bar.n)
-            return write_best(study, out / f"{study_name}_best.yaml")
+            return run_study(study_name, spec, space, n_trials, base, overrides)
+        finally:
+            HydraConfig.instance().cfg = hydra_config
+
+
+def run_study(
+    study_name: str,
+    spec: DictConfig,
+    space: dict[str, BaseDistribution],
+    n_trials: int,
+    base: list[str],
+    overrides: tuple[str, ...],
+) -> FrozenTrial:
+    """Open the study under its lock, retry interrupted trials, run trials until `n_trials`
+    are complete, write the best one."""
+    cfg = compose_run([*base, *first_point(space), *overrides])
+    runner.prepare(cfg)  # a bad command fails here, before the study is touched
+    out = Path(cfg.results_dir) / "search"
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        lock = FileLock(out / f"{study_name}.lock", timeout=0).acquire()
+    except Timeout:
+        raise ConfigError(f"search: study {study_name!r} is run by another process") from None
+    with lock:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study = open_study(out / f"{study_name}.db", study_name, spec, base, overrides)
+        retry_interrupted(study)
+        complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+        failed = 0
+        initial = min(complete, n_trials)
+        bar = tqdm(total=n_trials, initial=initial, desc=study_name, unit="trial")
+        with bar, contextlib.redirect_stdout(AboveTheBar(bar, sys.stdout)):
+            while complete < n_trials:
+                done = run_trial(study, space, base, overrides)
+                complete, failed = complete + done, failed + (not done)
+                require(failed < n_trials, "search", f"{failed} trials failed (NaN or busy)")
+                bar.update(min(complete, n_trials) - bar.n)
+        return write_best(study, out / f"{study_name}_best.yaml")
 
 
 def run_trial(study: optuna.Study, space: dict, base: list[str], overrides: tuple[str, ...]) -> int:
     """Ask for a trial, run it, tell its objective; 1 if it completed, else 0."""
     trial = study.ask(space)
     sampled = [as_override(k, v) for k, v in trial.params.items()]
-    cfg, model_name = compose_run([*base, *sampled, *overrides])
+    cfg = compose_run([*base, *sampled, *overrides])
     try:
-        result = run(cfg, model_name=model_name)
-    except ConfigError as err:
+        result = runner.main(cfg)  # as run.py: bad input is one line on stderr and exit 2
+    except SystemExit:
         study.tell(trial, state=TrialState.FAIL)
-        raise ConfigError(f"trial {trial.number} ({' '.join(sampled)}): {err}") from None
+        raise
+    if result is None:
+        study.tell(trial, state=TrialState.FAIL)
+        print(f"trial {trial.number}: its run is being trained by another process: FAIL")
+        return 0
     objective = f"val/{result['metric']}"
     if objective not in result:
         objective = result["score_key"]
@@ -272,10 +292,27 @@ def run_trial(study: optuna.Study, space: dict, base: list[str], overrides: tupl
     trial.set_user_attr("score", result["score"])
     frozen = study.tell(trial, result[objective])
     if frozen.state != TrialState.COMPLETE:
-        tqdm.write(f"trial {trial.number}: objective {result[objective]} is not a number: FAIL")
+        print(f"trial {trial.number}: objective {result[objective]} is not a number: FAIL")
         return 0
-    tqdm.write(describe(frozen) + f"  (best: trial {study.best_trial.number})")
+    print(describe(frozen) + f"  (best: trial {study.best_trial.number})")
     return 1
+
+
+class AboveTheBar(io.TextIOBase):
+    """The runs' stdout during a search: whole lines, written above the progress bar."""
+
+    def __init__(self, bar: tqdm, stream):
+        self.bar, self.stream, self.partial = bar, stream, ""
+
+    def write(self, text: str) -> int:
+        *lines, self.partial = (self.partial + text).split("\n")
+        if lines:
+            with tqdm.external_write_mode(file=self.bar.fp):  # clear the bar, write, redraw
+                self.stream.write("".join(line + "\n" for line in lines))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,13 +5,12 @@ import optuna
 import pandas as pd
 import pytest
 import yaml
-from hydra import initialize_config_dir
 from optuna.trial import TrialState
 
 from benchmarks import search
 from benchmarks.runner import prepare
 from benchmarks.store import RunDir, load_results
-from tests.helpers import CONF, TINY_TASKS
+from tests.helpers import CONF, TINY_TASKS, compose_config
 
 TINY = [
     "task=nar",
@@ -55,10 +54,9 @@ def test_search_files_compose_and_build():
     for file in sorted((CONF / "search").glob("*.yaml")):
         _, spec = search.load_search(file.stem)
         space = {k: search.distribution(k, v) for k, v in spec.params.items()}
-        with initialize_config_dir(str(CONF), version_base="1.3"):
-            cfg, model = search.compose_run([*spec.overrides, *search.first_point(space)])
+        cfg = compose_config([*spec.overrides, *search.first_point(space)])
         prepare(cfg)
-        assert model == "glstm" and spec.direction == "maximize"
+        assert cfg.model._target_ == "glstm.GLSTM" and spec.direction == "maximize"
         assert isinstance(space["train.lr"], optuna.distributions.FloatDistribution)
 
 
