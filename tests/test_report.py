@@ -253,15 +253,21 @@ def test_fast_hashes_equal_full_composition(toy_conf, overrides):
         assert fast == full and len(set(fast)) == len(jobs)
 
 
-def test_fast_hashes_equal_full_composition_on_conf():
-    """The same on the real conf/: nar_capacity_quick (model presets x sizes)."""
-    overrides = ["task.num_train=100"]
-    jobs = rep.sweep_jobs("nar_capacity_quick", overrides)
-    assert len(jobs) == 12
-    fast = rep.job_hashes("nar_capacity_quick", jobs)
-    assert fast == rep.job_hashes("nar_capacity_quick", jobs, compose_each=True)
+@pytest.mark.parametrize(
+    "experiment, overrides, size",
+    [
+        ("nar_capacity_quick", ["task.num_train=100"], 12),  # model presets x sizes
+        ("tree_neighbors_match_quick", [], 10),  # batch sizes resolved from depth and model
+    ],
+)
+def test_fast_hashes_equal_full_composition_on_conf(experiment, overrides, size):
+    """The same on the real conf/, checked against the composition run.py sees."""
+    jobs = rep.sweep_jobs(experiment, overrides)
+    assert len(jobs) == size
+    fast = rep.job_hashes(experiment, jobs)
+    assert fast == rep.job_hashes(experiment, jobs, compose_each=True)
     for job, h in zip(jobs, fast, strict=True):
-        assert h == config_hash(compose_config(["experiment=nar_capacity_quick", *job]))
+        assert h == config_hash(compose_config([f"experiment={experiment}", *job]))
 
 
 def test_distance_sweeps_plot_the_farthest_hop(tmp_path):
