@@ -7,7 +7,6 @@ graphs) happens before anything is written to the store, so bad input leaves no 
 from __future__ import annotations
 
 import os
-import resource
 import sys
 import time
 
@@ -16,9 +15,11 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from benchmarks import provenance
 from benchmarks.errors import ConfigError, require
+from benchmarks.memory import PeakMemory
 from benchmarks.metrics.measure import check_sensitivity, measure
-from benchmarks.run_logger import check_logger, make_logger
+from benchmarks.run_logger import check_logger, make_logger, stored_run_id
 from benchmarks.store import RunDir, identity
 from benchmarks.tasks import Task
 from benchmarks.train import Network, fit
@@ -86,13 +87,6 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def peak_memory_mb(device: torch.device) -> tuple[float, str]:
-    """Peak memory of this run: CUDA's max allocated bytes, or the process's max RSS on CPU."""
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20, "cuda_max_allocated"
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process_max_rss"
-
-
 def prepare(cfg: DictConfig):
     """Check the config and build task, network and run directory; writes nothing."""
     check_train(cfg)
@@ -108,15 +102,21 @@ def prepare(cfg: DictConfig):
     return task, net, num_layers, device
 
 
-def run(cfg: DictConfig, model_name: str | None = None) -> dict:
-    """Run one job and return its result (the stored one if the run was already done)."""
+def run(cfg: DictConfig, model_name: str | None = None) -> dict | None:
+    """Run one job and return its result: the stored one if the run was already done (or
+    another process finished it while this one waited for it), None if another process is
+    running it and `wait_for_running` is false. Holds the run's lock while it writes."""
     task, net, num_layers, device = prepare(cfg)
     model_name = model_name or type(net.model).__name__.lower()
     run_dir = RunDir(cfg.results_dir, cfg.experiment_name, cfg)
-    if run_dir.done() and not cfg.overwrite:
+
+    def stored(reason: str) -> dict:
         result = run_dir.result()
-        print(f"skip: {run_dir.path} is done (overwrite=true re-runs it); {summary_line(result)}")
+        print(f"skip: {run_dir.path} {reason}; {summary_line(result)}")
         return result
+
+    if run_dir.done() and not cfg.overwrite:
+        return stored("is done (overwrite=true re-runs it)")
 
     data = task.generate(cfg.data_seed)
     for graphs in data.values():
@@ -132,66 +132,91 @@ def run(cfg: DictConfig, model_name: str | None = None) -> dict:
             f"model: forward pass failed on task {task.name}: {type(err).__name__}: {err}"
         ) from None
 
-    run_dir.start(overwrite=cfg.overwrite)
-    name = f"{task.name}-{model_name}-{run_dir.hash}"
-    logger = make_logger(
-        cfg.logger, name, OmegaConf.to_container(cfg, resolve=True) | {"config_hash": run_dir.hash}
-    )
-    params = sum(p.numel() for p in net.parameters() if p.requires_grad)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    t0 = time.perf_counter()
+    def on_wait() -> None:
+        print(f"wait: {run_dir.path} is running in another process", flush=True)
 
-    def on_epoch(row: dict) -> None:
-        run_dir.append_history(row)
-        logger.log(row, step=row["epoch"])
+    with run_dir.claim(cfg.wait_for_running, on_wait) as claim:
+        if claim == "busy":
+            print(f"skip: {run_dir.path} is running in another process")
+            return None
+        if run_dir.done() and (claim == "waited" or not cfg.overwrite):
+            return stored("was finished by another process")
+        started = provenance.now()
+        replaced = run_dir.start(overwrite=cfg.overwrite)
+        model_config = provenance.model_choice()
+        logger = make_logger(
+            cfg.logger,
+            f"{task.name}-{model_name}-{run_dir.hash}",
+            OmegaConf.to_container(cfg, resolve=True)
+            | {"config_hash": run_dir.hash, "model_config": model_config},
+            run_id=stored_run_id(run_dir.path, cfg.experiment_name, run_dir.hash, replaced),
+            tags=[tag for tag in (task.name, model_name, model_config) if tag],
+        )
+        try:
+            params = sum(p.numel() for p in net.parameters() if p.requires_grad)
+            peak_memory = PeakMemory(device)
+            t0 = time.perf_counter()
 
-    progress = None if cfg.progress == "auto" else bool(cfg.progress)
-    out = fit(
-        net,
-        task,
-        data,
-        cfg.train,
-        device,
-        seed=cfg.model_seed,
-        on_epoch=on_epoch,
-        on_resume=run_dir.write_history,
-        checkpoint=run_dir.checkpoint,
-        progress=progress,
-    )
-    selected = out.selection.row
-    score_key = f"{'test' if cfg.train.select == 'best_val' else 'train'}/{task.metric}"
-    memory, memory_kind = peak_memory_mb(device)
-    result = {
-        "experiment": cfg.experiment_name,
-        "config_hash": run_dir.hash,
-        "task": task.name,
-        **{f"size/{k}": v for k, v in task.size.items()},
-        "model": model_name,
-        "metric": task.metric,
-        "select": cfg.train.select,
-        "score_key": score_key,
-        "score": selected[score_key],
-        "selected_epoch": out.selection.epoch,
-        **{k: v for k, v in selected.items() if "/" in k},
-        "epochs": out.epochs,
-        "stopped": out.stopped,
-        "params": params,
-        "num_layers": num_layers,
-        "wall_time_s": time.perf_counter() - t0,
-        "train_time_s": out.history[-1]["time_s"],
-        "peak_memory_mb": memory,
-        "memory_measure": memory_kind,
-        "device": str(device),
-        "seed": cfg.seed,
-        "data_seed": cfg.data_seed,
-        "model_seed": cfg.model_seed,
-        "config": identity(cfg),
-    }
-    result |= measure(net, task, data, result, cfg.sensitivity, device, logger, run_dir.path)
-    run_dir.finish(result)
-    logger.summary({k: v for k, v in result.items() if k != "config"})
-    logger.finish()
+            def on_epoch(row: dict) -> None:
+                run_dir.append_history(row)
+                logger.log(row, step=row["epoch"])
+
+            progress = None if cfg.progress == "auto" else bool(cfg.progress)
+            out = fit(
+                net,
+                task,
+                data,
+                cfg.train,
+                device,
+                seed=cfg.model_seed,
+                on_epoch=on_epoch,
+                on_resume=run_dir.write_history,
+                checkpoint=run_dir.checkpoint,
+                progress=progress,
+            )
+            selected = out.selection.row
+            score_key = f"{'test' if cfg.train.select == 'best_val' else 'train'}/{task.metric}"
+            memory, memory_measure = peak_memory.read()
+            result = {
+                "experiment": cfg.experiment_name,
+                "config_hash": run_dir.hash,
+                "task": task.name,
+                **{f"size/{k}": v for k, v in task.size.items()},
+                "model": model_name,
+                "model_config": model_config,
+                "metric": task.metric,
+                "select": cfg.train.select,
+                "score_key": score_key,
+                "score": selected[score_key],
+                "selected_epoch": out.selection.epoch,
+                **{k: v for k, v in selected.items() if "/" in k},
+                "epochs": out.epochs,
+                "stopped": out.stopped,
+                "params": params,
+                "num_layers": num_layers,
+                "wall_time_s": time.perf_counter() - t0,
+                "train_time_s": out.history[-1]["time_s"],
+                "peak_memory_mb": memory,
+                "memory_measure": memory_measure,
+                "device": str(device),
+                "seed": cfg.seed,
+                "data_seed": cfg.data_seed,
+                "model_seed": cfg.model_seed,
+                "config": identity(cfg),
+            }
+            # The selected epoch's weights are the measured and the stored ones (SPEC 5).
+            net.load_state_dict(out.selected_state)
+            torch.save(out.selected_state, run_dir.path / "model.pt")
+            result |= measure(
+                net, task, data, result, cfg.sensitivity, device, logger, run_dir.path
+            )
+            result["provenance"] = provenance.collect(device, started)
+            run_dir.finish(result)
+            logger.summary({k: v for k, v in result.items() if k not in ("config", "provenance")})
+        except BaseException:
+            logger.finish(exit_code=1)  # W&B marks the run failed; a re-run resumes it
+            raise
+        logger.finish()
     print(summary_line(result) + f"  -> {run_dir.path}")
     return result
 
