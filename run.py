@@ -20,6 +20,8 @@ def app(cfg: DictConfig) -> float:
     """One run; returns the selected epoch's validation metric (the training metric for tasks
     without a validation split), the objective a hyperparameter search optimises."""
     result = main(cfg, parallel_jobs=HydraConfig.get().launcher.get("n_jobs", 1) or 1)
+    if result is None:  # another process is training this run
+        return float("nan")
     return result.get(f"val/{result['metric']}", result["score"])
 
 

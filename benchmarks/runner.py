@@ -16,19 +16,14 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from benchmarks import provenance
+from benchmarks.config import validate
 from benchmarks.errors import ConfigError, require
 from benchmarks.memory import PeakMemory
-from benchmarks.metrics.measure import check_sensitivity, measure
-from benchmarks.run_logger import check_logger, make_logger, stored_run_id
+from benchmarks.metrics.measure import measure
+from benchmarks.run_logger import make_logger, stored_run_id
 from benchmarks.store import RunDir, identity
 from benchmarks.tasks import Task
 from benchmarks.train import Network, fit
-
-SCHEDULERS, OPTIMIZERS, SELECTIONS = (
-    ("cosine", "plateau", "none"),
-    ("adamw", "adam"),
-    ("best_val", "best_train"),
-)
 
 
 def build(key: str, cfg: DictConfig, **kwargs):
@@ -40,36 +35,6 @@ def build(key: str, cfg: DictConfig, **kwargs):
         if isinstance(cause, ConfigError):
             raise cause from None
         raise ConfigError(f"{key}: {cause}") from None
-
-
-def check_train(cfg: DictConfig) -> None:
-    t = cfg.train
-    require(
-        t.optimizer in OPTIMIZERS,
-        "train.optimizer",
-        f"must be one of {OPTIMIZERS}, got {t.optimizer!r}",
-    )
-    require(
-        t.scheduler in SCHEDULERS,
-        "train.scheduler",
-        f"must be one of {SCHEDULERS}, got {t.scheduler!r}",
-    )
-    require(
-        t.select in SELECTIONS, "train.select", f"must be one of {SELECTIONS}, got {t.select!r}"
-    )
-    for key in ("batch_size", "max_epochs", "passes_per_epoch", "patience"):
-        require(
-            isinstance(t[key], int) and t[key] > 0,
-            f"train.{key}",
-            f"must be a positive integer, got {t[key]!r}",
-        )
-    require(t.lr > 0, "train.lr", f"must be positive, got {t.lr}")
-    require(
-        t.grad_clip is None or t.grad_clip > 0,
-        "train.grad_clip",
-        f"must be positive or null, got {t.grad_clip}",
-    )
-    require(isinstance(cfg.seed, int), "seed", f"must be an integer, got {cfg.seed!r}")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -89,9 +54,7 @@ def resolve_device(name: str) -> torch.device:
 
 def prepare(cfg: DictConfig):
     """Check the config and build task, network and run directory; writes nothing."""
-    check_train(cfg)
-    check_logger(cfg.logger)
-    check_sensitivity(cfg.get("sensitivity"))
+    validate(cfg)
     device = resolve_device(cfg.device)
     task: Task = build("task", cfg.task)
     num_layers = cfg.model.num_layers or task.num_layers
@@ -231,13 +194,29 @@ def summary_line(result: dict) -> str:
     )
 
 
-def main(cfg: DictConfig, model_name: str | None = None) -> dict:
+def main(cfg: DictConfig, model_name: str | None = None, parallel_jobs: int = 1) -> dict:
     """`run` with bad input reported as one line on stderr and exit status 2."""
-    threads = os.environ.get("OMP_NUM_THREADS", "")  # set per job by the launcher presets
-    if threads.isdigit():
-        torch.set_num_threads(int(threads))
     try:
+        torch.set_num_threads(num_threads(cfg.threads, parallel_jobs))
         return run(cfg, model_name)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def num_threads(threads: int | str, parallel_jobs: int = 1) -> int:
+    """torch's CPU threads for one run. `auto`: OMP_NUM_THREADS where a launcher set it (joblib
+    gives each worker cores // n_jobs), else the cores this process may use (its CPU affinity:
+    the allocation inside a Slurm job) divided by the runs the launcher starts at once."""
+    if threads != "auto":
+        require(
+            isinstance(threads, int) and threads > 0,
+            "threads",
+            f"must be auto or a positive integer, got {threads!r}",
+        )
+        return threads
+    preset = os.environ.get("OMP_NUM_THREADS", "")
+    if preset.isdigit() and int(preset) > 0:
+        return int(preset)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) // max(1, parallel_jobs))
