@@ -582,11 +582,11 @@ def report(
     return {"runs": runs, "summary": summary, "capacity": cap, "table": table, "notes": notes}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.report", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("experiment", help="experiment name in the store, e.g. nar_capacity_quick")
+def store_parser(prog: str, doc: str, example: str) -> argparse.ArgumentParser:
+    """The command line shared by report and verify: EXPERIMENT, --results-dir, --override and
+    --no-check."""
+    parser = argparse.ArgumentParser(prog=f"python -m {prog}", description=doc.split("\n")[0])
+    parser.add_argument("experiment", help=f"experiment name in the store, e.g. {example}")
     parser.add_argument(
         "--results-dir", default="results", help="the store's root (default: results)"
     )
@@ -595,10 +595,16 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="an override the sweep was run with (repeatable), to list its missing runs",
+        help="an override the sweep was run with (repeatable), to find its runs",
     )
-    parser.add_argument("--no-check", action="store_true", help="do not compare with the sweep")
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--no-check", action="store_true", help="use every stored run, not only the sweep's"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = store_parser("benchmarks.report", __doc__, "nar_capacity_quick").parse_args(argv)
     out = report(args.experiment, args.results_dir, args.override, not args.no_check)
     return 0 if "summary" in out else 1
 

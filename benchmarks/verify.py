@@ -19,7 +19,6 @@ fail), 2 when no anchor applies to EXPERIMENT or anchors.yaml is malformed.
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 from dataclasses import dataclass
@@ -371,25 +370,7 @@ def verify(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.verify", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument(
-        "experiment", help="experiment name in the store, e.g. tree_neighbors_match"
-    )
-    parser.add_argument(
-        "--results-dir", default="results", help="the store's root (default: results)"
-    )
-    parser.add_argument(
-        "--override",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="an override the sweep was run with (repeatable)",
-    )
-    parser.add_argument(
-        "--no-check", action="store_true", help="use every stored run, not only the sweep's"
-    )
+    parser = rep.store_parser("benchmarks.verify", __doc__, "tree_neighbors_match")
     parser.add_argument(
         "--anchors",
         default=str(ANCHORS),
