@@ -11,10 +11,8 @@ built exactly as ``run.py`` builds it (speed does not depend on the weights).
   its per-hop and selected/background summaries), one backward pass per output dimension over
   all graphs of a chunk at once (chunks of up to `--max-nodes` nodes).
 - **reference**: a Python loop over the graphs, each graph's full Jacobian [O, n, d] from
-  ``torch.func.jacrev``. Models that ``torch.func`` cannot transform (custom autograd Functions
-  without ``setup_context``, numpy calls inside ``forward``) fall back to
-  ``torch.autograd.functional.jacobian`` (one backward pass per output, per graph); the output
-  says which reference ran and why.
+  ``torch.func.jacrev`` (one vmapped backward pass per graph), the same for every model (gLSTM's
+  sparse products have ``torch.func`` support, see :mod:`glstm.sparse`).
 
 Both run on one thread by default (``--threads``): on a shared 2-core machine, two OpenMP threads
 make every small kernel of the per-graph loop wait for a descheduled thread (measured: 100x slower
@@ -64,18 +62,7 @@ def build(model: str, num_keys: int, graphs: int, overrides: list[str]):
     return task, net.eval(), test
 
 
-def reference_kind(net, graphs) -> tuple[str, str]:
-    """("jacrev", "") if torch.func can differentiate the model, else ("functional", why)."""
-    batch = graphs.batch(torch.arange(1))
-    x = net.encoder(batch).detach()
-    try:
-        torch.func.jacrev(lambda z: net(batch, z))(x)
-        return "jacrev", ""
-    except Exception as err:  # noqa: BLE001 - any failure means: use the autograd reference
-        return "functional", f"{type(err).__name__}: {str(err).splitlines()[0][:120]}"
-
-
-def reference(net, graphs, count: int, kind: str) -> torch.Tensor:
+def reference(net, graphs, count: int) -> torch.Tensor:
     """|J_u|_1 for every node of the first `count` graphs, one graph at a time: [count * n]."""
     norms = []
     for b in range(count):
@@ -86,10 +73,7 @@ def reference(net, graphs, count: int, kind: str) -> torch.Tensor:
         def f(z, batch=batch):
             return net(batch, z)[0]  # [O]
 
-        if kind == "jacrev":
-            jac = torch.func.jacrev(f)(x)  # [O, n, d]
-        else:
-            jac = torch.autograd.functional.jacobian(f, x)  # [O, n, d]
+        jac = torch.func.jacrev(f)(x)  # [O, n, d]
         norms.append(jac.abs().sum((0, 2)))
     return torch.cat(norms)
 
@@ -115,11 +99,10 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     task, net, graphs = build(args.model, args.num_keys, args.graphs, args.overrides)
-    kind, why = reference_kind(net, graphs)
     print(
         f"{args.model} on NAR N={args.num_keys}: {args.graphs} graphs x "
         f"{graphs.topology.num_nodes} nodes, {torch.get_num_threads()} threads; reference: "
-        + ("torch.func.jacrev per graph" if kind == "jacrev" else f"autograd jacobian ({why})")
+        "torch.func.jacrev per graph"
     )
     measure_sensitivity(net, task, graphs, 8)  # warm-up (caches)
     batched_s, reference_s = [], []
@@ -128,7 +111,7 @@ def main() -> None:
         sens = measure_sensitivity(net, task, graphs, args.graphs, max_nodes=args.max_nodes)
         batched_s.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        ref = reference(net, graphs, args.graphs, kind)
+        ref = reference(net, graphs, args.graphs)
         reference_s.append(time.perf_counter() - t0)
         batched = torch.tensor(sens.nodes.sens.to_numpy())
         error = ((batched - ref).abs().max() / ref.abs().max()).item()
@@ -144,7 +127,7 @@ def main() -> None:
         "graphs": args.graphs,
         "outputs": task.num_classes,
         "threads": torch.get_num_threads(),
-        "reference": kind,
+        "reference": "jacrev",
         "repeats": args.repeats,
         "batched_median_s": batched,
         "reference_median_s": ref_median,

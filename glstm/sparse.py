@@ -5,10 +5,20 @@ Every gLSTM aggregation is one of two products over a layer's neighbourhoods N(u
 - ``spmm``:  out[h, u] = sum_{v in N(u)} a[h, (u, v)] * x[h, v]       (weighted sum of messages)
 - ``sddmm``: s[h, (u, v)] = q[h, u] . k[h, v]                            (one score per entry)
 
-Both are computed with torch's CSR kernels on a block-diagonal matrix with one block per head, and
-both have hand-written backward passes (each is the other's adjoint), so that neither the forward
-nor the backward pass ever gathers a feature vector onto every edge. (torch's own autograd for a
-sparse matrix with trainable values builds a dense num_nodes x num_nodes gradient.)
+Both are computed with torch's CSR kernels on a block-diagonal matrix with one block per head, so
+that neither the forward nor the backward pass ever gathers a feature vector onto every edge.
+(torch's own autograd for a sparse matrix with trainable values builds a dense num_nodes x
+num_nodes gradient.) Their backward passes are the same two products again, each the other's
+adjoint (A^T the transposed pattern, values permuted into its entry order):
+
+    spmm:  d values = sddmm(grad, x),            d x = spmm(values^T, grad) on A^T
+    sddmm: d q      = spmm(grad, k),             d k = spmm(grad^T, q) on A^T
+
+Because a backward pass is written with the differentiable products themselves, it can be
+differentiated again (double backward: second derivatives, Hessian-vector products), and both
+products are ``torch.func``-transformable: ``setup_context`` and a ``vmap`` rule that folds the
+vmapped dimension into the heads (or, for the unweighted sum, into the features), so
+``torch.func.jacrev`` / ``vmap`` / ``hessian`` run through gLSTM.
 
 Tensors are head-major: node tensors are ``[H, N, F]`` and per-entry tensors ``[H, nnz]``, with
 entries in the row-sorted (CSR) order of :class:`Adjacency`.
@@ -49,7 +59,7 @@ def _np_self_loops(src: np.ndarray, dst: np.ndarray, num_nodes: int):
 
 
 def _torch_self_loops(src: Tensor, dst: Tensor, num_nodes: int) -> tuple[Tensor, Tensor]:
-    """``_np_self_loops`` with torch's kernels, for tensors that live on an accelerator."""
+    """``_np_self_loops`` with torch's kernels (where numpy cannot be used, see ``_numpy``)."""
     keep = src != dst
     src, dst = src[keep], dst[keep]
     loop = torch.arange(num_nodes, device=src.device)
@@ -65,10 +75,22 @@ def _np_compressed(index: np.ndarray, size: int) -> np.ndarray:
     return ptr
 
 
+def _numpy(index: Tensor) -> np.ndarray | None:
+    """An index tensor as a numpy array, or None where numpy cannot see it: on an accelerator,
+    and inside a ``torch.func`` transform (where no tensor exposes its storage)."""
+    if index.device.type != "cpu":
+        return None
+    try:
+        return index.numpy()
+    except RuntimeError:
+        return None
+
+
 def _compressed(index: Tensor, size: int) -> Tensor:
     """CSR row pointer [size + 1] of a sorted index tensor."""
-    if index.device.type == "cpu":
-        return torch.from_numpy(_np_compressed(index.numpy(), size))
+    array = _numpy(index)
+    if array is not None:
+        return torch.from_numpy(_np_compressed(array, size))
     ptr = index.new_zeros(size + 1)
     torch.cumsum(torch.bincount(index, minlength=size), 0, out=ptr[1:])
     return ptr
@@ -80,6 +102,8 @@ class Adjacency:
     Entry ``(row, col) = (u, v)`` means that receiver ``u`` aggregates sender ``v``. Entries are
     sorted by row; a row's column order is arbitrary. The transposed pattern (needed only by the
     backward passes) and the block-diagonal copies for ``H`` heads are built lazily and cached.
+    The index bookkeeping runs on plain (integer, never differentiated) tensors, so it is
+    unaffected by autograd and ``torch.func`` transforms of the features.
 
     Args:
         row (LongTensor): receivers, ``[nnz]``, sorted.
@@ -100,10 +124,11 @@ class Adjacency:
             edge_index (LongTensor): ``[2, E]``, row 0 = sender v, row 1 = receiver u.
             num_nodes (int): number of nodes N.
         """
-        if edge_index.device.type != "cpu":
-            return cls(*_torch_self_loops(edge_index[0], edge_index[1], num_nodes), num_nodes)
         # numpy: several times faster than torch's CPU kernels for this index bookkeeping
-        row, col = _np_self_loops(*edge_index.numpy(), num_nodes)
+        edges = _numpy(edge_index)
+        if edges is None:
+            return cls(*_torch_self_loops(edge_index[0], edge_index[1], num_nodes), num_nodes)
+        row, col = _np_self_loops(*edges, num_nodes)
         return cls(torch.from_numpy(row), torch.from_numpy(col), num_nodes)
 
     @property
@@ -113,34 +138,45 @@ class Adjacency:
             self._cache["crow"] = _compressed(self.row, self.num_nodes)
         return self._cache["crow"]
 
-    # -- block-diagonal index arrays for H heads ------------------------------------------------
-    def _transpose(self) -> tuple[Tensor, Tensor, Tensor]:
-        """Sender-major pattern: (row pointer, receivers, entry permutation)."""
+    def transposed(self) -> tuple[Adjacency, Tensor]:
+        """The sender-major pattern A^T and the entry permutation into its order.
+
+        Returns:
+            ``(adj_t, perm)``: entry e of ``adj_t`` is entry ``perm[e]`` of this pattern with row
+            and column swapped, so per-entry values ``a [H, nnz]`` become ``a[:, perm]``. The
+            transpose of ``adj_t`` is this pattern again (cached both ways).
+        """
         if "t" not in self._cache:
-            if self.col.device.type == "cpu":
-                perm = torch.from_numpy(np.argsort(self.col.numpy(), kind="quicksort"))
-            else:
+            col = _numpy(self.col)
+            if col is None:
                 perm = torch.argsort(self.col)
-            self._cache["t"] = (_compressed(self.col[perm], self.num_nodes), self.row[perm], perm)
+            else:
+                perm = torch.from_numpy(np.argsort(col, kind="quicksort"))
+            adj_t = Adjacency(self.col[perm], self.row[perm], self.num_nodes)
+            inverse = torch.empty_like(perm)
+            inverse[perm] = torch.arange(self.nnz, device=perm.device)
+            self._cache["t"] = (adj_t, perm)
+            adj_t._cache["t"] = (self, inverse)
         return self._cache["t"]
 
-    def _blocks(self, heads: int, transpose: bool) -> tuple[Tensor, Tensor, Tensor | None]:
-        key = (heads, transpose)
-        if key not in self._cache:
-            if transpose:
-                crow, col, perm = self._transpose()
-            else:
-                crow, col, perm = self.crow, self.col, None
+    def _transpose(self) -> tuple[Tensor, Tensor, Tensor]:
+        """A^T as (row pointer ``[N + 1]``, receivers ``[nnz]``, entry permutation ``[nnz]``)."""
+        adj_t, perm = self.transposed()
+        return adj_t.crow, adj_t.col, perm
+
+    # -- block-diagonal index arrays for H heads ------------------------------------------------
+    def _blocks(self, heads: int) -> tuple[Tensor, Tensor]:
+        if heads not in self._cache:
+            crow, col = self.crow, self.col
             h = torch.arange(heads, device=col.device)[:, None]
             crow_h = torch.cat(
                 [(crow[:-1] + h * self.nnz).reshape(-1), crow.new_full((1,), heads * self.nnz)]
             )
             col_h = (col + h * self.num_nodes).reshape(-1)
-            perm_h = None if perm is None else (perm + h * self.nnz).reshape(-1)
             if heads * self.nnz < 2**31:  # 32-bit indices: what the CPU kernels use natively
                 crow_h, col_h = crow_h.int(), col_h.int()
-            self._cache[key] = (crow_h, col_h, perm_h)
-        return self._cache[key]
+            self._cache[heads] = (crow_h, col_h)
+        return self._cache[heads]
 
     def ones(self, heads: int, dtype: torch.dtype) -> Tensor:
         key = ("ones", heads, dtype)
@@ -149,10 +185,14 @@ class Adjacency:
         return self._cache[key]
 
     def csr(self, heads: int, values: Tensor, transpose: bool = False) -> Tensor:
-        """Block-diagonal ``[H * N, H * N]`` CSR matrix; ``values`` ``[H * nnz]`` in entry order."""
-        crow, col, perm = self._blocks(heads, transpose)
-        if perm is not None:
-            values = values[perm]
+        """Block-diagonal ``[H * N, H * N]`` CSR matrix; ``values`` ``[H * nnz]`` in entry order.
+
+        With ``transpose``, the matrix of A^T (``values`` still in this pattern's entry order).
+        """
+        if transpose:
+            adj_t, perm = self.transposed()
+            return adj_t.csr(heads, values.view(heads, -1)[:, perm].reshape(-1))
+        crow, col = self._blocks(heads)
         n = heads * self.num_nodes
         return torch.sparse_csr_tensor(crow, col, values, (n, n), check_invariants=False)
 
@@ -163,61 +203,112 @@ def _mm(a: Tensor, x: Tensor) -> Tensor:
     return torch.addmm(out, a, x, beta=0.0, out=out)
 
 
+def _batch_first(t: Tensor, dim: int | None, size: int) -> Tensor:
+    """A vmapped tensor with its vmapped dimension first (expanded if it has none)."""
+    return t.expand(size, *t.shape) if dim is None else t.movedim(dim, 0)
+
+
 class _SpMM(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, values: Tensor | None, x: Tensor, adj: Adjacency) -> Tensor:
+    def forward(values: Tensor | None, x: Tensor, adj: Adjacency) -> Tensor:
         heads, n, f = x.shape
         vals = adj.ones(heads, x.dtype) if values is None else values.reshape(-1)
-        x2 = x.reshape(heads * n, f)
+        return _mm(adj.csr(heads, vals), x.reshape(heads * n, f)).view(heads, n, f)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        values, x, adj = inputs
         ctx.adj = adj
-        ctx.save_for_backward(values, x2 if ctx.needs_input_grad[0] else None)
-        return _mm(adj.csr(heads, vals), x2).view(heads, n, f)
+        ctx.save_for_backward(values, x if ctx.needs_input_grad[0] else None)
+        ctx.save_for_forward(values, x)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        adj = ctx.adj
-        values, x2 = ctx.saved_tensors
-        heads, n, f = grad.shape
-        vals = adj.ones(heads, grad.dtype) if values is None else values.reshape(-1)
-        g2 = grad.reshape(heads * n, f)
+        values, x = ctx.saved_tensors
         grad_values = grad_x = None
         if ctx.needs_input_grad[0]:
-            pattern = adj.csr(heads, adj.ones(heads, grad.dtype))
-            grad_values = torch.sparse.sampled_addmm(pattern, g2, x2.t(), beta=0.0).values()
-            grad_values = grad_values.view(heads, adj.nnz)
+            grad_values = sddmm(grad, x, ctx.adj)
         if ctx.needs_input_grad[1]:
-            grad_x = _mm(adj.csr(heads, vals, transpose=True), g2).view(heads, n, f)
+            adj_t, perm = ctx.adj.transposed()
+            grad_x = spmm(None if values is None else values[:, perm], grad, adj_t)
         return grad_values, grad_x, None
+
+    @staticmethod
+    def jvp(ctx, d_values: Tensor | None, d_x: Tensor | None, _):
+        values, x = ctx.saved_tensors
+        out = None if d_x is None else spmm(values, d_x, ctx.adj)
+        if d_values is not None:
+            part = spmm(d_values, x, ctx.adj)
+            out = part if out is None else out + part
+        return out
+
+    @staticmethod
+    def vmap(info, in_dims, values, x, adj):
+        size, (values_dim, x_dim, _) = info.batch_size, in_dims
+        if values is None or values_dim is None:
+            # one matrix for the whole batch: fold the batch into the features
+            x = _batch_first(x, x_dim, size)  # [B, H, N, F]
+            b, h, n, f = x.shape
+            out = spmm(values, x.permute(1, 2, 0, 3).reshape(h, n, b * f), adj)
+            return out.view(h, n, b, f).permute(2, 0, 1, 3), 0
+        # one matrix per batch element: fold the batch into the heads
+        values = _batch_first(values, values_dim, size)  # [B, H, nnz]
+        x = _batch_first(x, x_dim, size)  # [B, H, N, F]
+        b, h, n, f = x.shape
+        out = spmm(values.reshape(b * h, -1), x.reshape(b * h, n, f), adj)
+        return out.view(b, h, n, f), 0
 
 
 class _SDDMM(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, q: Tensor, k: Tensor, adj: Adjacency) -> Tensor:
+    def forward(q: Tensor, k: Tensor, adj: Adjacency) -> Tensor:
         heads, n, f = q.shape
         q2, k2 = q.reshape(heads * n, f), k.reshape(heads * n, f)
-        ctx.adj = adj
-        ctx.save_for_backward(q2, k2)
         pattern = adj.csr(heads, adj.ones(heads, q.dtype))
-        return (
-            torch.sparse.sampled_addmm(pattern, q2, k2.t(), beta=0.0).values().view(heads, adj.nnz)
-        )
+        scores = torch.sparse.sampled_addmm(pattern, q2, k2.t(), beta=0.0).values()
+        return scores.view(heads, adj.nnz)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        q, k, adj = inputs
+        ctx.adj = adj
+        need_q, need_k = ctx.needs_input_grad[:2]
+        ctx.save_for_backward(q if need_k else None, k if need_q else None)
+        ctx.save_for_forward(q, k)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        adj = ctx.adj
-        q2, k2 = ctx.saved_tensors
-        heads = grad.shape[0]
-        g = grad.reshape(-1)
+        q, k = ctx.saved_tensors
         grad_q = grad_k = None
         if ctx.needs_input_grad[0]:
-            grad_q = _mm(adj.csr(heads, g), k2).view(heads, adj.num_nodes, -1)
+            grad_q = spmm(grad, k, ctx.adj)
         if ctx.needs_input_grad[1]:
-            grad_k = _mm(adj.csr(heads, g, transpose=True), q2).view(heads, adj.num_nodes, -1)
+            adj_t, perm = ctx.adj.transposed()
+            grad_k = spmm(grad[:, perm], q, adj_t)
         return grad_q, grad_k, None
+
+    @staticmethod
+    def jvp(ctx, d_q: Tensor | None, d_k: Tensor | None, _):
+        q, k = ctx.saved_tensors
+        out = None if d_q is None else sddmm(d_q, k, ctx.adj)
+        if d_k is not None:
+            part = sddmm(q, d_k, ctx.adj)
+            out = part if out is None else out + part
+        return out
+
+    @staticmethod
+    def vmap(info, in_dims, q, k, adj):
+        size, (q_dim, k_dim, _) = info.batch_size, in_dims
+        q, k = _batch_first(q, q_dim, size), _batch_first(k, k_dim, size)  # [B, H, N, F]
+        b, h, n, f = q.shape
+        out = sddmm(q.reshape(b * h, n, f), k.reshape(b * h, n, f), adj)
+        return out.view(b, h, -1), 0
 
 
 def spmm(values: Tensor | None, x: Tensor, adj: Adjacency) -> Tensor:
     r"""Per-head weighted neighbourhood sum ``out[h, u] = sum_{v in N(u)} a[h, (u, v)] x[h, v]``.
+
+    Differentiable any number of times, and transformable by ``torch.func``.
 
     Args:
         values (Tensor or None): entry weights ``[H, nnz]`` (``None``: all ones).
@@ -232,6 +323,8 @@ def spmm(values: Tensor | None, x: Tensor, adj: Adjacency) -> Tensor:
 
 def sddmm(q: Tensor, k: Tensor, adj: Adjacency) -> Tensor:
     r"""Per-entry scores ``s[h, (u, v)] = q[h, u] . k[h, v]``.
+
+    Differentiable any number of times, and transformable by ``torch.func``.
 
     Args:
         q (Tensor): receiver vectors ``[H, N, F]``.

@@ -1,7 +1,8 @@
 """Over-squashing measurements (SPEC.md section 5): capacity in bits and Jacobian sensitivity.
 
 - :mod:`benchmarks.metrics.capacity`: I(a), stored bits, capacity threshold, peak stored bits.
-- :mod:`benchmarks.metrics.sensitivity`: batched readout Jacobians and their per-node L1 norms.
+- :mod:`benchmarks.metrics.sensitivity`: batched readout Jacobians, their per-node L1 norms, the
+  selected / background ratio and the second-order mixing (NAR).
 - :mod:`benchmarks.metrics.measure`: what the runner records per run (``sens/*``, ``cap/*``).
 """
 
@@ -16,7 +17,8 @@ from benchmarks.metrics.sensitivity import (
     Sensitivity,
     jacobian_norms,
     measure_sensitivity,
-    mixing_norms,
+    mixing_statistics,
+    pairwise_ratio,
     readout_jacobian,
 )
 
@@ -27,7 +29,8 @@ __all__ = [
     "information_bits",
     "jacobian_norms",
     "measure_sensitivity",
-    "mixing_norms",
+    "mixing_statistics",
+    "pairwise_ratio",
     "peak_stored_bits",
     "readout_jacobian",
     "stored_bits",

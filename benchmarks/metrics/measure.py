@@ -7,9 +7,12 @@
   ``cap/max_bits`` = N log2 C (see :mod:`benchmarks.metrics.capacity`);
 - ``sens/*`` (unless ``sensitivity.enabled`` is false): see
   :func:`benchmarks.metrics.sensitivity.measure_sensitivity`, plus ``sens/time_s``. The
-  Jacobians are those of the network as training left it (the last epoch's weights), measured on
-  the first ``sensitivity.num_graphs`` graphs of the test split (the last split if there is no
-  test split).
+  Jacobians are those of the network as passed in (the runner passes the selected epoch's
+  weights, SPEC.md section 5), measured on the first ``sensitivity.num_graphs`` graphs of the test
+  split (the last split if there is no test split): w.r.t. the encoded input, or the raw features
+  for NARR; ``sens/ratio`` is the public notebook's selected / background estimator (the mean of
+  per-pair ratios) and ``sens/ratio_of_means`` the ratio of the two means; with
+  ``sensitivity.mixing`` (NAR), ``sens/mixing_{max,mean,fro}_{selected,background}``.
 
 It also writes ``sensitivity_nodes.csv`` and ``sensitivity_hops.csv`` next to result.json, logs
 both tables and a line plot of mean sensitivity against hop distance to the run logger (W&B), and
@@ -74,7 +77,7 @@ def measure(
     """Capacity and sensitivity of a trained run; returns the flat keys to add to its result.
 
     Args:
-        net: the trained Network (left in eval mode).
+        net: the trained Network with the weights to measure (left in eval mode).
         task: the task; data: its splits (with `num_hops` set as for training).
         result: the run's result so far (its ``score`` is the accuracy for capacity).
         cfg: the `sensitivity` config group (enabled, num_graphs, mixing).
@@ -119,8 +122,11 @@ def describe(out: dict, sens: Sensitivity | None, split: str) -> list[str]:
                 f"(key {out.get('sens/ratio_key', math.nan):.3g}, "
                 f"value {out.get('sens/ratio_value', math.nan):.3g})"
             )
-        if "sens/mixing_ratio" in out:
-            line += f"; mixing {out['sens/mixing_ratio']:.3g}"
+        if "sens/mixing_max_selected" in out:
+            line += (
+                f"; mixing max selected {out['sens/mixing_max_selected']:.3g} vs background "
+                f"{out['sens/mixing_max_background']:.3g}"
+            )
         lines.append(line)
     if "cap/info_bits" in out:
         c = out["cap/num_classes"]
