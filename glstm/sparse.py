@@ -16,9 +16,10 @@ adjoint (A^T the transposed pattern, values permuted into its entry order):
 
 Because a backward pass is written with the differentiable products themselves, it can be
 differentiated again (double backward: second derivatives, Hessian-vector products), and both
-products are ``torch.func``-transformable: ``setup_context`` and a ``vmap`` rule that folds the
-vmapped dimension into the heads (or, for the unweighted sum, into the features), so
-``torch.func.jacrev`` / ``vmap`` / ``hessian`` run through gLSTM.
+products are ``torch.func``-transformable: ``setup_context``, a forward-mode rule (``jvp``, both
+products being bilinear) and a ``vmap`` rule that folds the vmapped dimension into the heads (or,
+when the entry weights are the same for the whole vmapped batch, into the features), so
+``torch.func.jacrev`` / ``jacfwd`` / ``vmap`` / ``hessian`` run through gLSTM.
 
 Tensors are head-major: node tensors are ``[H, N, F]`` and per-entry tensors ``[H, nnz]``, with
 entries in the row-sorted (CSR) order of :class:`Adjacency`.
