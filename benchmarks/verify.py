@@ -241,7 +241,13 @@ def compare(runs: pd.DataFrame, anchors: list[Anchor]) -> pd.DataFrame:
             continue
         scores = a.tolerance.transform(ours[a.score_key].astype(float))
         cells = rep.summarise(ours.assign(score=scores, score_key=a.score_key))
+        at_limit = (
+            ours.assign(hit=ours["stopped"] == "max_epochs").groupby("variant")["hit"].sum()
+            if "stopped" in ours
+            else {}
+        )
         for _, cell in cells.iterrows():
+            hit = int(at_limit.get(cell["variant"], 0))
             difference = cell["mean"] - base["published"]
             bound = a.tolerance.bound(cell["std"], a.std)
             rows.append(
@@ -254,10 +260,12 @@ def compare(runs: pd.DataFrame, anchors: list[Anchor]) -> pd.DataFrame:
                     "difference": difference,
                     "bound": bound,
                     "verdict": "within" if abs(difference) <= bound else "outside",
+                    # a run cut by its epoch (round) budget did not finish its protocol
+                    "note": f"{hit} of {int(cell['n'])} runs hit the epoch limit" if hit else "",
                 }
             )
     columns = ["task", "model", "variant", "size", "conditions", "score_key", "mean", "std", "n"]
-    columns += ["published", "published_std", "difference", "bound", "verdict", "tolerance"]
+    columns += ["published", "published_std", "difference", "bound", "verdict", "note", "tolerance"]
     return pd.DataFrame(rows).reindex(columns=columns + ["source"])
 
 
@@ -296,6 +304,7 @@ def display(table: pd.DataFrame) -> pd.DataFrame:
                 for t, b in zip(table["tolerance"], table["bound"], strict=True)
             ],
             "verdict": table["verdict"],
+            "note": table["note"].fillna(""),
             "source": table["source"],
         }
     )

@@ -105,6 +105,19 @@ def test_exit_status(tmp_path, capsys):
     assert "no anchor" in capsys.readouterr().err
 
 
+def test_cells_cut_by_the_epoch_budget_say_so(tmp_path):
+    """A quick run stopped by its round limit below the published value is flagged."""
+    cut = result("gin", 3, 0, 0.80) | {"stopped": "max_epochs"}
+    done = result("gcn", 3, 0, 1.0) | {"stopped": "train/acc >= 1.0"}
+    write_store(tmp_path, "tree_neighbors_match_quick", [cut, done])
+    table, status = ver.verify("tree_neighbors_match_quick", tmp_path, check_sweep=False)
+    (gin,) = cells(table, "gin", "depth=3", "last_layer_fa=off")
+    (gcn,) = cells(table, "gcn", "depth=3", "last_layer_fa=off")
+    assert gin["verdict"] == "outside" and gin["note"] == "1 of 1 runs hit the epoch limit"
+    assert gcn["verdict"] == "within" and gcn["note"] == ""
+    assert status == 1
+
+
 ANCHORS = """
 sources:
   paper: {cite: "A paper, Table 1"}
