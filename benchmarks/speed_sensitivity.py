@@ -33,7 +33,7 @@ import pandas as pd
 import torch
 from hydra import compose, initialize_config_dir
 
-import benchmarks  # noqa: F401  (KMP_BLOCKTIME before torch loads)
+import benchmarks  # noqa: F401  (OMP_WAIT_POLICY before torch loads)
 from benchmarks.metrics.sensitivity import MAX_NODES, measure_sensitivity
 from benchmarks.runner import prepare
 

@@ -21,7 +21,7 @@ deviation (ddof = 1) of S_r over the initialisations. All initialisations of one
 once: their parameters are stacked and ``torch.func.vmap`` maps ``jacrev`` over them.
 
 Writes ``<out>/tables/depth_width.csv`` and ``<out>/figures/depth_width.png``. (Run as a module,
-``benchmarks`` is imported before torch, which sets KMP_BLOCKTIME.)
+``benchmarks`` is imported before torch, which sets OMP_WAIT_POLICY.)
 """
 
 from __future__ import annotations
