@@ -127,9 +127,9 @@ def network(task: str, model: str, *overrides: str, graphs: str = "train"):
 def per_graph_jacobian(net, graphs, b: int) -> torch.Tensor:
     """Reference: graph b alone, torch.func.jacrev (one vmapped backward) -> [O, n, d]."""
     batch = graphs.batch(torch.tensor([b]))
-    with torch.no_grad():
+    with torch.no_grad():  # x, and no graph from the parameters (jacrev differentiates inside)
         x = net.encoder(batch)
-    return torch.func.jacrev(lambda z: net(batch, z)[0])(x)
+        return torch.func.jacrev(lambda z: net(batch, z)[0])(x)
 
 
 @pytest.mark.parametrize("model", MODELS)
