@@ -100,7 +100,7 @@ class RunSchema:
     progress: Any = "auto"  # auto (only on a terminal) | true | false
 
 
-# Keys every model shares, wherever a model has them: (low, high, high_open).
+# Keys every model shares, wherever a model has them: [low, high] (dropout: [0, 1)).
 MODEL_KEYS = {"dim": (1, None), "num_layers": (1, None), "heads": (1, None), "dropout": (0, 1)}
 
 
