@@ -16,7 +16,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
-from benchmarks.config import validate
+from benchmarks.config import first_line, validate
 from benchmarks.errors import ConfigError
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -98,7 +98,3 @@ def composition_message(err: Exception) -> str:
     text = " ".join(lines[:2]) if lines else type(err).__name__
     cause = err.__cause__
     return f"{text} ({first_line(cause)})" if cause is not None and str(cause).strip() else text
-
-
-def first_line(err: Exception) -> str:
-    return str(err).strip().splitlines()[0]

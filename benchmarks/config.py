@@ -200,6 +200,11 @@ def check_run_keys(cfg: DictConfig) -> None:
         "experiment_name",
         f"must be a non-empty name without '/', got {cfg.experiment_name!r}",
     )
+    require(
+        cfg.logger.name != "wandb" or cfg.logger.mode is not None,
+        "logger.mode",
+        "must be one of ['offline', 'online', 'disabled'] for logger wandb, got None",
+    )
     check_writable("results_dir", Path(cfg.results_dir))
 
 

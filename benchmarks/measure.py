@@ -26,7 +26,7 @@ from omegaconf import OmegaConf
 from benchmarks.errors import ConfigError, require
 from benchmarks.metrics.measure import measure
 from benchmarks.run_logger import NullLogger
-from benchmarks.runner import prepare
+from benchmarks.runner import generate_data, prepare
 from benchmarks.store import RunDir
 
 MEASURED_PREFIXES = ("sens/", "cap/")
@@ -54,9 +54,7 @@ def remeasure(run_path: Path, overrides: list[str] = ()) -> dict:
         f"its config.yaml hashes to {run_dir.hash}, not {run_path.name}",
     )
     net.load_state_dict(torch.load(run_path / "model.pt", map_location=device))
-    data = task.generate(cfg.data_seed)
-    for graphs in data.values():
-        graphs.num_hops = num_layers
+    data = generate_data(task, cfg.data_seed, num_layers)
     with run_dir.claim(wait=True):
         result = {k: v for k, v in run_dir.result().items() if not k.startswith(MEASURED_PREFIXES)}
         result |= measure(net, task, data, result, cfg.sensitivity, device, NullLogger(), run_path)

@@ -20,8 +20,6 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from benchmarks.errors import require
-
 MAX_ID_LENGTH = 64  # W&B's limit for run ids (and tags)
 
 
@@ -101,22 +99,11 @@ class WandbLogger(NullLogger):
         self.run.finish(exit_code=exit_code)
 
 
-MODES = ("offline", "online", "disabled")
-
-
-def check_logger(cfg: DictConfig) -> None:
-    require(
-        cfg.name in ("wandb", "none"), "logger.name", f"must be wandb or none, got {cfg.name!r}"
-    )
-    if cfg.name == "wandb":
-        require(cfg.mode in MODES, "logger.mode", f"must be one of {MODES}, got {cfg.mode!r}")
-
-
 def make_logger(
     cfg: DictConfig, name: str, config: dict, run_id: str, tags: list[str] = ()
 ) -> NullLogger:
-    """The logger `cfg` (the `logger` config group) asks for; `run_id` from :func:`wandb_run_id`."""
-    check_logger(cfg)
+    """The logger `cfg` (the `logger` config group, checked by benchmarks/config.py) asks for;
+    `run_id` from :func:`wandb_run_id`."""
     if cfg.name == "none" or cfg.mode == "disabled":
         return NullLogger()
     return WandbLogger(cfg, name, config, run_id, list(dict.fromkeys(tags)))

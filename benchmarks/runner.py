@@ -22,7 +22,7 @@ from benchmarks.memory import PeakMemory
 from benchmarks.metrics.measure import measure
 from benchmarks.run_logger import make_logger, stored_run_id
 from benchmarks.store import RunDir, identity
-from benchmarks.tasks import Task
+from benchmarks.tasks import GraphSet, Task
 from benchmarks.train import Network, fit
 
 
@@ -65,6 +65,14 @@ def prepare(cfg: DictConfig):
     return task, net, num_layers, device
 
 
+def generate_data(task: Task, data_seed: int, num_layers: int) -> dict[str, GraphSet]:
+    """The task's splits from `data_seed`, with the k-hop pair sets of `num_layers` layers."""
+    data = task.generate(data_seed)
+    for graphs in data.values():
+        graphs.num_hops = num_layers
+    return data
+
+
 def run(cfg: DictConfig, model_name: str | None = None) -> dict | None:
     """Run one job and return its result: the stored one if the run was already done (or
     another process finished it while this one waited for it), None if another process is
@@ -81,9 +89,7 @@ def run(cfg: DictConfig, model_name: str | None = None) -> dict | None:
     if run_dir.done() and not cfg.overwrite:
         return stored("is done (overwrite=true re-runs it)")
 
-    data = task.generate(cfg.data_seed)
-    for graphs in data.values():
-        graphs.num_hops = num_layers
+    data = generate_data(task, cfg.data_seed, num_layers)
     try:  # a user's model may only fail on real data: find out before writing anything
         net.eval()
         with torch.no_grad():

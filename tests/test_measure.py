@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from benchmarks.measure import remeasure
-from benchmarks.runner import prepare, run
+from benchmarks.runner import generate_data, prepare, run
 from benchmarks.train import evaluate
 from tests.helpers import ROOT, compose_config
 
@@ -34,9 +34,7 @@ def test_stored_weights_are_the_selected_epochs(finished_run):
     assert result["selected_epoch"] < result["epochs"]  # the last epoch is not the selected one
     task, net, num_layers, device = prepare(cfg)
     net.load_state_dict(torch.load(stored_path(cfg, result) / "model.pt"))
-    data = task.generate(cfg.data_seed)
-    for graphs in data.values():
-        graphs.num_hops = num_layers
+    data = generate_data(task, cfg.data_seed, num_layers)
     val = evaluate(net, task, data["val"], "val", cfg.train.batch_size, device)
     test = evaluate(net, task, data["test"], "test", cfg.train.batch_size, device)
     assert val["val/acc"] == pytest.approx(result["val/acc"])

@@ -27,29 +27,10 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.errors import require
 from benchmarks.metrics.capacity import information_bits, stored_bits
 from benchmarks.metrics.sensitivity import Sensitivity, measure_sensitivity
 from benchmarks.run_logger import NullLogger
 from benchmarks.tasks import GraphSet, Task
-
-
-def check_sensitivity(cfg) -> None:
-    """Validate the `sensitivity` config group early (one ConfigError naming the key)."""
-    require(cfg is not None, "sensitivity", "missing config section")
-    for key in ("enabled", "mixing"):
-        require(
-            isinstance(cfg[key], bool),
-            f"sensitivity.{key}",
-            f"must be true/false, got {cfg[key]!r}",
-        )
-    require(
-        isinstance(cfg.num_graphs, int)
-        and not isinstance(cfg.num_graphs, bool)
-        and cfg.num_graphs > 0,
-        "sensitivity.num_graphs",
-        f"must be a positive integer, got {cfg.num_graphs!r}",
-    )
 
 
 def capacity(task: Task, accuracy: float, num_classes: int) -> dict:
