@@ -98,6 +98,7 @@ class RunSchema:
     wait_for_running: bool = False
     results_dir: str = MISSING
     progress: Any = "auto"  # auto (only on a terminal) | true | false
+    budget: int | None = number(1)  # parameters; null: use model.dim
 
 
 # Keys every model shares, wherever a model has them: [low, high] (dropout: [0, 1)).

@@ -16,6 +16,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from benchmarks import provenance
+from benchmarks.budget import width_for_budget
 from benchmarks.config import validate
 from benchmarks.errors import ConfigError, require
 from benchmarks.memory import PeakMemory
@@ -58,11 +59,21 @@ def prepare(cfg: DictConfig):
     device = resolve_device(cfg.device)
     task: Task = build("task", cfg.task)
     num_layers = cfg.model.num_layers or task.num_layers
-    torch.manual_seed(cfg.model_seed)
-    encoder, readout = task.make_encoder(cfg.model.dim), task.make_readout(cfg.model.dim)
-    model = build("model", cfg.model, dim=cfg.model.dim, num_layers=num_layers)
-    net = Network(encoder, model, readout).to(device)
-    return task, net, num_layers, device
+
+    def network(dim: int) -> Network:
+        torch.manual_seed(cfg.model_seed)
+        encoder, readout = task.make_encoder(dim), task.make_readout(dim)
+        model = build("model", cfg.model, dim=dim, num_layers=num_layers)
+        return Network(encoder, model, readout, task.make_edge_encoder(dim), width=dim)
+
+    dim = cfg.model.dim
+    if cfg.budget is not None:
+        dim, _ = width_for_budget(lambda d: count_parameters(network(d)), cfg.budget)
+    return task, network(dim).to(device), num_layers, device
+
+
+def count_parameters(net: torch.nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters() if p.requires_grad)
 
 
 def generate_data(task: Task, data_seed: int, num_layers: int) -> dict[str, GraphSet]:
@@ -122,7 +133,7 @@ def run(cfg: DictConfig, model_name: str | None = None) -> dict | None:
             tags=[tag for tag in (task.name, model_name, model_config) if tag],
         )
         try:
-            params = sum(p.numel() for p in net.parameters() if p.requires_grad)
+            params = count_parameters(net)
             peak_memory = PeakMemory(device)
             t0 = time.perf_counter()
 
@@ -162,6 +173,8 @@ def run(cfg: DictConfig, model_name: str | None = None) -> dict | None:
                 "epochs": out.epochs,
                 "stopped": out.stopped,
                 "params": params,
+                "width": net.width,
+                "budget": cfg.budget,
                 "num_layers": num_layers,
                 "wall_time_s": time.perf_counter() - t0,
                 "train_time_s": out.history[-1]["time_s"],

@@ -125,7 +125,7 @@ class Trainer:
         self.params = sum(p.numel() for p in self.net.parameters())
 
     def step(self) -> None:
-        loss = self.task.loss(self.net(self.batch), self.batch.y)
+        loss = self.task.loss(self.net(self.batch), self.batch)
         loss.backward()
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)

@@ -51,9 +51,11 @@ COSMETIC_KEYS = (
 
 
 def identity(cfg: DictConfig) -> dict:
-    """The resolved config without cosmetic keys: what a run's result depends on."""
+    """The resolved config without cosmetic keys: what a run's result depends on. Top-level
+    keys that are null (an option that is off, e.g. `budget`) are left out too, so adding such
+    an option keeps the hashes of runs stored before it."""
     container = OmegaConf.to_container(cfg, resolve=True)
-    return {k: v for k, v in container.items() if k not in COSMETIC_KEYS}
+    return {k: v for k, v in container.items() if k not in COSMETIC_KEYS and v is not None}
 
 
 def config_hash(cfg: DictConfig) -> str:

@@ -31,27 +31,37 @@ from benchmarks.tasks import GraphSet, Task
 
 
 class Network(nn.Module):
-    """encoder -> model -> readout: batch -> predictions [B, out].
+    """encoder -> model -> readout: batch -> predictions ([B, out] per graph or [N, out] per
+    node, as the readout says with `per_node`).
 
     `forward(batch, x)` takes the encoded node states x [N, dim] directly when given, so that
-    metrics can differentiate with respect to them.
+    metrics can differentiate with respect to them. With an edge encoder, the model finds the
+    encoded edge features in `batch.edge_embedding` [E, dim]. `width` records the node width
+    d the parts were built with.
     """
 
-    def __init__(self, encoder: nn.Module, model: nn.Module, readout: nn.Module):
+    def __init__(
+        self,
+        encoder: nn.Module,
+        model: nn.Module,
+        readout: nn.Module,
+        edge_encoder: nn.Module | None = None,
+        width: int | None = None,
+    ):
         super().__init__()
         self.encoder, self.model, self.readout = encoder, model, readout
+        self.edge_encoder, self.width = edge_encoder, width
 
     def forward(self, batch, x: Tensor | None = None) -> Tensor:
         x = self.encoder(batch) if x is None else x  # [N, dim]
+        if self.edge_encoder is not None:
+            batch.edge_embedding = self.edge_encoder(batch)  # [E, dim]
         return self.readout(self.model(x, batch), batch)
 
-
-def split_metrics(task: Task, loss_sum: float, score_sum: float, count: int, split: str) -> dict:
-    """Mean loss and metric of a split as history columns, e.g. {"val/loss", "val/acc"}."""
-    out = {f"{split}/loss": loss_sum / count, f"{split}/{task.metric}": score_sum / count}
-    if task.kind == "regression":
-        out[f"{split}/log10_mse"] = math.log10(max(score_sum / count, 1e-30))
-    return out
+    def graph_outputs(self, batch, x: Tensor | None = None) -> Tensor:
+        """[B, out]: the predictions, at each graph's readout node for per-node readouts."""
+        y = self(batch, x)
+        return y[batch.readout_index] if self.readout.per_node else y
 
 
 @torch.no_grad()
@@ -59,13 +69,12 @@ def evaluate(
     net: Network, task: Task, graphs: GraphSet, split: str, batch_size: int, device
 ) -> dict:
     net.eval()
-    loss_sum = score_sum = 0.0
+    meter = task.meter(split)
     for batch in graphs.batches(batch_size):
         batch = batch.to(device)
         pred = net(batch)
-        loss_sum += task.loss(pred, batch.y).item() * batch.num_graphs
-        score_sum += task.score(pred, batch.y).item()
-    return split_metrics(task, loss_sum, score_sum, len(graphs), split)
+        meter.update(pred, batch, task.loss(pred, batch).item())
+    return meter.compute()
 
 
 def chunks(items: Iterable, size: int) -> Iterator[list]:
@@ -238,8 +247,7 @@ def fit(
     for epoch in epochs:
         t0 = time.perf_counter()
         net.train()
-        loss_sum = score_sum = 0.0
-        count = 0
+        meter = task.meter("train")
         groups = (
             group
             for _ in range(cfg.passes_per_epoch)
@@ -252,11 +260,9 @@ def fit(
             for batch in group:
                 batch = batch.to(device)
                 pred = net(batch)  # [B_i, out]
-                loss = task.loss(pred, batch.y)  # mean over the B_i graphs
+                loss = task.loss(pred, batch)  # mean over the B_i graphs (or their nodes)
                 (loss * batch.num_graphs / group_size).backward()  # grads sum to the group mean
-                loss_sum += loss.item() * batch.num_graphs
-                score_sum += task.score(pred.detach(), batch.y).item()
-                count += batch.num_graphs
+                meter.update(pred, batch, loss.item())
             if cfg.grad_clip is not None:
                 nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
             lr = optimizer.param_groups[0]["lr"]
@@ -264,7 +270,7 @@ def fit(
             if per_step:
                 scheduler.step()
         row = {"epoch": epoch, "lr": lr}  # lr: that of the epoch's last optimizer step
-        row |= split_metrics(task, loss_sum, score_sum, count, "train")
+        row |= meter.compute()
         for name in task.splits[1:]:
             row |= evaluate(net, task, data[name], name, cfg.batch_size, device)
         elapsed += time.perf_counter() - t0

@@ -23,7 +23,7 @@ def test_model_trains_one_step_on_task(task, model):
     batch = data["train"].batch(torch.arange(8))
     pred = net(batch)
     assert pred.shape[0] == 8 and torch.isfinite(pred).all()
-    loss = task_obj.loss(pred, batch.y)
+    loss = task_obj.loss(pred, batch)
     loss.backward()
     grads = [p.grad for p in net.parameters() if p.requires_grad]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)

@@ -70,11 +70,15 @@ def measure(
     split = "test" if "test" in data else list(data)[-1]
     graphs = data[split]
     net.eval()
-    with torch.no_grad():
-        num_outputs = net(graphs.batch(torch.arange(1)).to(device)).shape[1]
-    out = capacity(task, result.get("score"), num_outputs) if task.metric == "acc" else {}
+    out = {}
+    if task.metric == "acc":
+        with torch.no_grad():
+            num_outputs = net.graph_outputs(graphs.batch(torch.arange(1)).to(device)).shape[1]
+        out = capacity(task, result.get("score"), num_outputs)
     sens = None
-    if cfg.enabled:
+    if cfg.enabled and not task.readout_node:
+        print(f"sensitivity: skipped, task {task.name} has no readout node per graph")
+    elif cfg.enabled:
         t0 = time.perf_counter()
         sens = measure_sensitivity(net, task, graphs, cfg.num_graphs, cfg.mixing, device)
         out |= sens.summary | {"sens/time_s": time.perf_counter() - t0}

@@ -110,12 +110,12 @@ class _Copies:
         if raw:
             self.x = self.batch.x.detach().clone().requires_grad_(True)  # [copies * B * n, F]
             self.batch.x = self.x
-            self.y = net(self.batch)  # [copies * B, O]
+            self.y = net.graph_outputs(self.batch)  # [copies * B, O]
         else:
             with torch.no_grad():
                 x = net.encoder(self.batch)  # [copies * B * n, d]
             self.x = x.detach().requires_grad_(True)
-            self.y = net(self.batch, self.x)  # [copies * B, O]
+            self.y = net.graph_outputs(self.batch, self.x)  # [copies * B, O]
 
     def seed(self, outputs: Tensor) -> Tensor:
         """Output gradients [copies * B, O]: one-hot at outputs[c] for every graph of copy c."""
@@ -169,7 +169,7 @@ def _graph_chunks(graphs: GraphSet, index: Tensor, max_nodes: int) -> list[Tenso
 def _num_outputs(net, graphs: GraphSet, index: Tensor, device) -> int:
     """O, the readout width (from a forward pass on the first graph at `index`)."""
     with torch.no_grad():
-        return net(graphs.batch(index[:1]).to(device)).shape[1]
+        return net.graph_outputs(graphs.batch(index[:1]).to(device)).shape[1]
 
 
 def readout_jacobian(
@@ -374,8 +374,10 @@ def measure_sensitivity(
     n = graphs.topology.num_nodes
     frames, score = [], 0.0
     for index in _graph_chunks(graphs, torch.arange(count), max_nodes):
-        norms, y = jacobian_norms(net, graphs, index, parts, device, copy_nodes, raw)
-        score += task.score(y.cpu(), graphs.y[index]).item()
+        norms, _ = jacobian_norms(net, graphs, index, parts, device, copy_nodes, raw)
+        with torch.no_grad():
+            batch = graphs.batch(index).to(device)
+            score += task.scores(net(batch), batch).sum().item()
         frame = {
             "graph": index.repeat_interleave(n),
             "node": torch.arange(n).repeat(len(index)),

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch_geometric.utils import scatter
 
 from benchmarks.errors import require
 from benchmarks.tasks.graphs import GraphSet
-
-
-class NodeReadout(nn.Module):
-    """prediction = Linear(h[readout node of each graph]): [N, dim] -> [B, out]."""
-
-    def __init__(self, dim: int, out: int, bias: bool = True):
-        super().__init__()
-        self.linear = nn.Linear(dim, out, bias=bias)
-
-    def forward(self, h: Tensor, batch) -> Tensor:
-        return self.linear(h[batch.readout_index])
 
 
 class Task:
@@ -31,6 +23,9 @@ class Task:
         num_layers: default number of message-passing layers.
         size: the problem-size parameter, e.g. {"num_keys": 8}.
         splits: the splits `generate` returns.
+        node_level: predictions and targets have one row per node (else one per graph).
+        readout_node: every graph has one readout node (`batch.readout_index`) whose output the
+            sensitivity metrics differentiate; tasks read out by pooling set it False.
     """
 
     name: str
@@ -38,6 +33,8 @@ class Task:
     splits: tuple[str, ...] = ("train", "val", "test")
     num_layers: int
     size: dict
+    node_level: bool = False
+    readout_node: bool = True
 
     def generate(self, seed: int) -> dict[str, GraphSet]:
         raise NotImplementedError
@@ -46,28 +43,92 @@ class Task:
         """Module mapping a batch to encoded node states [N, dim]."""
         raise NotImplementedError
 
+    def make_edge_encoder(self, dim: int) -> nn.Module | None:
+        """Module mapping a batch to edge states [E, dim] (`batch.edge_embedding`), or None
+        for tasks without edge features."""
+        return None
+
     def make_readout(self, dim: int) -> nn.Module:
-        """Module mapping (h [N, dim], batch) to predictions [B, out]."""
+        """Module mapping (h [N, dim], batch) to predictions with the rows of `batch.y`."""
         raise NotImplementedError
 
     @property
     def metric(self) -> str:
+        """The history column of the task metric: {split}/{metric}."""
         return "acc" if self.kind == "classification" else "mse"
 
     @property
     def higher_is_better(self) -> bool:
-        return self.kind == "classification"
+        return self.metric in ("acc", "ap")
 
-    def loss(self, pred: Tensor, y: Tensor) -> Tensor:
+    def loss(self, pred: Tensor, batch) -> Tensor:
+        """The training loss: mean over the rows of `pred` (graphs or nodes)."""
         if self.kind == "classification":
-            return F.cross_entropy(pred, y)
-        return F.mse_loss(pred, y)
+            return F.cross_entropy(pred, batch.y)
+        return F.mse_loss(pred, batch.y)
 
-    def score(self, pred: Tensor, y: Tensor) -> Tensor:
-        """Per-graph metric summed over the batch: correct count or squared error / D."""
+    def scores(self, pred: Tensor, batch) -> Tensor:
+        """[B] the metric of each graph: 1/0 correct, or its mean squared error over its
+        prediction entries (every node's, for node-level predictions)."""
         if self.kind == "classification":
-            return (pred.argmax(-1) == y).sum()
-        return ((pred - y) ** 2).mean(-1).sum()
+            return (pred.argmax(-1) == batch.y).float()
+        return per_graph_mean((pred - batch.y) ** 2, batch, self.node_level)
+
+    def split_metric(self, pred: Tensor, y: Tensor) -> float:
+        """The metric of a whole split from its predictions and targets, for metrics that are no
+        mean over graphs (set `whole_split = True`); e.g. average precision."""
+        raise NotImplementedError
+
+    whole_split: bool = False
+
+    def meter(self, split: str) -> Meter:
+        return Meter(self, split)
+
+
+def per_graph_mean(values: Tensor, batch, node_level: bool) -> Tensor:
+    """[B] the mean of `values` over each graph's entries: values [B, ...] (graph rows) or, with
+    `node_level`, [N, ...] (node rows, grouped by `batch.batch`)."""
+    values = values.reshape(len(values), -1).mean(-1)  # [rows]
+    if not node_level:
+        return values
+    return scatter(values, batch.batch, dim_size=batch.num_graphs, reduce="mean")
+
+
+class Meter:
+    """The mean loss and metric of one split, accumulated over its batches.
+
+    `update(pred, batch, loss)` per batch; `compute()` gives the history columns
+    {split}/loss (mean over graphs of the batch losses), {split}/{metric} (the mean of the
+    per-graph metric, or the task's whole-split metric) and, for MSE, {split}/log10_mse.
+    """
+
+    def __init__(self, task: Task, split: str):
+        self.task, self.split = task, split
+        self.loss_sum = self.score_sum = 0.0
+        self.count = 0
+        self.preds: list[Tensor] = []
+        self.targets: list[Tensor] = []
+
+    def update(self, pred: Tensor, batch, loss: float) -> None:
+        pred = pred.detach()
+        self.loss_sum += loss * batch.num_graphs
+        self.count += batch.num_graphs
+        if self.task.whole_split:
+            self.preds.append(pred.cpu())
+            self.targets.append(batch.y.cpu())
+        else:
+            self.score_sum += self.task.scores(pred, batch).sum().item()
+
+    def compute(self) -> dict[str, float]:
+        if self.task.whole_split:
+            value = self.task.split_metric(torch.cat(self.preds), torch.cat(self.targets))
+        else:
+            value = self.score_sum / self.count
+        out = {f"{self.split}/loss": self.loss_sum / self.count}
+        out[f"{self.split}/{self.task.metric}"] = value
+        if self.task.metric == "mse":
+            out[f"{self.split}/log10_mse"] = math.log10(max(value, 1e-30))
+        return out
 
 
 def check_positive(key: str, value: int) -> int:

@@ -71,7 +71,8 @@ class GraphSet:
     Args:
         topology: the shared graph shape.
         x: [G, n, F] node features (long for token tasks, float otherwise).
-        y: [G] class labels or [G, D] regression targets.
+        y: [G] class labels or [G, D] regression targets; with `node_level`, [G, n, D] targets
+            of every node (batches carry them as [B n, D]).
         node_fields: per-graph node indices [G] (e.g. the queried key node); batches carry them
             as global indices under the same name.
     """
@@ -81,6 +82,7 @@ class GraphSet:
     y: Tensor
     node_fields: dict[str, Tensor] = field(default_factory=dict)
     num_hops: int = 0
+    node_level: bool = False
     _cache: dict = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
@@ -111,10 +113,10 @@ class GraphSet:
         """The graphs at `index` ([B] long) as one PyG Batch with `readout_index`, `hops`,
         `roles`, `hop_index` (list of [2, E_l], l = 1..num_hops) and the node fields."""
         s = self._structure(len(index))
-        x = self.x[index]
+        x, y = self.x[index], self.y[index]
         out = Batch(
             x=x.reshape(-1, *x.shape[2:]),
-            y=self.y[index],
+            y=y.reshape(-1, *y.shape[2:]) if self.node_level else y,
             edge_index=s["edge_index"],
             batch=s["batch"],
             ptr=s["ptr"],

@@ -14,8 +14,9 @@ import torch
 from torch import nn
 
 from benchmarks.errors import require
-from benchmarks.tasks.base import NodeReadout, Task, check_even_dim, check_positive, split_sizes
+from benchmarks.tasks.base import Task, check_even_dim, check_positive, split_sizes
 from benchmarks.tasks.graphs import GraphSet, Topology, split_generator, undirected
+from benchmarks.tasks.readouts import NodeReadout
 
 HUB, RELAY, QUERY, KEY = 0, 1, 2, 3  # node roles; key nodes are 3..N+2
 

@@ -10,9 +10,10 @@ import torch
 from torch import nn
 
 from benchmarks.errors import require
-from benchmarks.tasks.base import NodeReadout, Task, check_positive, split_sizes, uniform_labels
+from benchmarks.tasks.base import Task, check_positive, split_sizes, uniform_labels
 from benchmarks.tasks.graphs import GraphSet, Topology, split_generator, undirected
 from benchmarks.tasks.nar import FeatureEncoder
+from benchmarks.tasks.readouts import NodeReadout
 
 READOUT, OTHER, SOURCE = 0, 1, 2  # node roles
 

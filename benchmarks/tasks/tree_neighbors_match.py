@@ -16,8 +16,9 @@ import torch
 from torch import nn
 
 from benchmarks.errors import require
-from benchmarks.tasks.base import NodeReadout, Task
+from benchmarks.tasks.base import Task
 from benchmarks.tasks.graphs import GraphSet, Topology, split_generator, undirected
+from benchmarks.tasks.readouts import NodeReadout
 
 ROOT, INNER, LEAF = 0, 1, 2  # node roles
 

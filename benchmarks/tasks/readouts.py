@@ -1,0 +1,71 @@
+"""Readouts: node states h [N, dim] -> predictions, at one node per graph, at every node, or pooled.
+
+Each readout states where its predictions live with `per_node`: one row per node ([N, out]) or
+one row per graph ([B, out]); the task's targets (`batch.y`) have the same rows.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+from torch_geometric.nn import MLP
+from torch_geometric.nn.aggr import MultiAggregation
+
+
+class NodeReadout(nn.Module):
+    """prediction = Linear(h[readout node of each graph]): [N, dim] -> [B, out]."""
+
+    per_node = False
+
+    def __init__(self, dim: int, out: int, bias: bool = True):
+        super().__init__()
+        self.linear = nn.Linear(dim, out, bias=bias)
+
+    def forward(self, h: Tensor, batch) -> Tensor:
+        return self.linear(h[batch.readout_index])
+
+
+class PerNodeReadout(nn.Module):
+    """prediction_u = MLP(h_u) for every node u: [N, dim] -> [N, out].
+
+    Args:
+        dim: node width; out: outputs per node.
+        hidden: widths of the MLP's hidden layers ([] : one Linear).
+        act: the MLP's activation (PyG's resolver names).
+    """
+
+    per_node = True
+
+    def __init__(self, dim: int, out: int, hidden: tuple[int, ...] = (), act: str = "relu"):
+        super().__init__()
+        self.mlp = MLP([dim, *hidden, out], act=act, norm=None, plain_last=True)
+
+    def forward(self, h: Tensor, batch) -> Tensor:
+        return self.mlp(h)
+
+
+class PooledReadout(nn.Module):
+    """prediction_b = MLP(concat_a pool_a({h_u : u in graph b})): [N, dim] -> [B, out].
+
+    Args:
+        dim: node width; out: outputs per graph.
+        pools: PyG aggregations concatenated, e.g. ("sum", "max", "mean") or ("mean",).
+        hidden: widths of the MLP's hidden layers.
+        act: the MLP's activation.
+    """
+
+    per_node = False
+
+    def __init__(
+        self,
+        dim: int,
+        out: int,
+        pools: tuple[str, ...] = ("mean",),
+        hidden: tuple[int, ...] = (),
+        act: str = "relu",
+    ):
+        super().__init__()
+        self.pool = MultiAggregation(list(pools), mode="cat")
+        self.mlp = MLP([dim * len(pools), *hidden, out], act=act, norm=None, plain_last=True)
+
+    def forward(self, h: Tensor, batch) -> Tensor:
+        return self.mlp(self.pool(h, batch.batch, dim_size=batch.num_graphs))
