@@ -1,10 +1,29 @@
 """Baseline GNNs over PyG's convolution layers; each `forward(x [N, d], batch) -> [N, d]`."""
 
+from baselines.adgn import ADGN
 from baselines.fully_adjacent import fully_adjacent_edges
 from baselines.gat import GAT, GATv2
+from baselines.gatedgcn import GatedGCN, GatedGCNLayer
 from baselines.gcn import GCN
+from baselines.gcnii import GCNII
 from baselines.ggnn import GGNN
 from baselines.gin import GIN
+from baselines.gine import GINE
+from baselines.sage import GraphSAGE
 from baselines.stack import ConvStack
 
-__all__ = ["GAT", "GATv2", "GCN", "GGNN", "GIN", "ConvStack", "fully_adjacent_edges"]
+__all__ = [
+    "ADGN",
+    "GAT",
+    "GATv2",
+    "GCN",
+    "GCNII",
+    "GGNN",
+    "GIN",
+    "GINE",
+    "ConvStack",
+    "GatedGCN",
+    "GatedGCNLayer",
+    "GraphSAGE",
+    "fully_adjacent_edges",
+]

@@ -43,6 +43,23 @@ def layer_edges(batch, layer: int, khop: bool) -> Tensor:
     return hop_index[layer - 1]
 
 
+def edge_features(batch, edges: Tensor, x: Tensor) -> Tensor:
+    """The features [E_l, d] of the pairs `edges` [2, E_l], for models that read edge features
+    (GINE, GatedGCN): the task's encoded edge features `batch.edge_embedding` [E, d] when `edges`
+    is the graph's own `batch.edge_index`; zeros when the task has none or the layer's pairs are
+    others (k-hop sets, the FA layer). Dtype and device follow x [N, d]."""
+    embedding = getattr(batch, "edge_embedding", None)
+    if embedding is not None and edges is batch.edge_index:
+        require(
+            embedding.shape == (edges.size(1), x.size(1)),
+            "model.dim",
+            f"edge features of shape {tuple(embedding.shape)} do not match "
+            f"{edges.size(1)} edges of width {x.size(1)}",
+        )
+        return embedding
+    return x.new_zeros(edges.size(1), x.size(1))
+
+
 class ConvStack(nn.Module):
     """Base class: subclasses implement `make_conv(dim) -> MessagePassing`.
 
@@ -93,12 +110,7 @@ class ConvStack(nn.Module):
         )
         self.num_layers, self.residual, self.khop = num_layers, residual, khop
         self.last_layer_fa = last_layer_fa
-        convs = (
-            [self.make_conv(dim)] * num_layers
-            if share_weights
-            else [self.make_conv(dim) for _ in range(num_layers)]
-        )
-        self.convs = nn.ModuleList(convs)
+        self.convs = nn.ModuleList(self.make_convs(dim, num_layers, share_weights))
         self.norms = nn.ModuleList(NORMS[norm](dim) for _ in range(num_layers))
         self.act = make_activation(act)
         self.dropout = nn.Dropout(dropout)
@@ -106,17 +118,33 @@ class ConvStack(nn.Module):
     def make_conv(self, dim: int) -> nn.Module:
         raise NotImplementedError
 
+    def make_convs(self, dim: int, num_layers: int, share_weights: bool) -> list[nn.Module]:
+        """The convolution of each layer: `make_conv(dim)` per layer, or one object for all.
+        Override when a layer's convolution depends on its index (GCNII's beta_l)."""
+        if share_weights:
+            return [self.make_conv(dim)] * num_layers
+        return [self.make_conv(dim) for _ in range(num_layers)]
+
+    def apply_conv(self, conv: nn.Module, x: Tensor, edges: Tensor, batch, x_0: Tensor) -> Tensor:
+        """One convolution over `edges` [2, E_l] -> [N, d]. Override to pass more: the
+        stack's input x_0 [N, d] (GCNII), the batch's edge features (GINE)."""
+        return conv(x, edges)
+
+    def edges_of_layer(self, batch, layer: int) -> Tensor:
+        """The (sender, receiver) pairs of layer `layer` (1-based): FA, k-hop or the graph's."""
+        if self.last_layer_fa and layer == self.num_layers:
+            return fully_adjacent_edges(batch)
+        return layer_edges(batch, layer, self.khop)
+
     def reset_parameters(self) -> None:
         for module in [*self.convs, *self.norms]:
             if hasattr(module, "reset_parameters"):
                 module.reset_parameters()
 
     def forward(self, x: Tensor, batch) -> Tensor:
+        x_0 = x
         for layer, (conv, norm) in enumerate(zip(self.convs, self.norms, strict=True), start=1):
-            if self.last_layer_fa and layer == self.num_layers:
-                edges = fully_adjacent_edges(batch)
-            else:
-                edges = layer_edges(batch, layer, self.khop)
-            h = self.dropout(self.act(conv(x, edges)))
+            edges = self.edges_of_layer(batch, layer)
+            h = self.dropout(self.act(self.apply_conv(conv, x, edges, batch, x_0)))
             x = norm(x + h if self.residual else h)
         return x

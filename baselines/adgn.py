@@ -1,0 +1,75 @@
+r"""A-DGN, anti-symmetric deep graph network (Gravina, Bacciu & Gallicchio, "Anti-Symmetric DGN: a
+Stable Architecture for Deep Graph Networks", ICLR 2023), one PyG ``AntiSymmetricConv`` per
+layer: a forward-Euler step of a stable, non-dissipative graph ODE,
+
+.. math::
+    x'_u = x_u + \epsilon \, \sigma\!\left((W - W^\top - \gamma I) x_u
+           + \Phi(X, N(u)) + b\right)
+
+with :math:`\Phi` the neighbour aggregation: ``phi: gcn`` is PyG's default
+``GCNConv(d, d, bias=False)`` (normalised, with self-loops); ``phi: sum`` is the paper's
+simple aggregation :math:`\sum_{v \in N(u)} V x_v` (``GCNConv`` without normalisation or
+self-loops). The layer already is a residual update, so the stack's residual, norm and
+activation default to off; sigma (``conv_act``) acts inside the step.
+"""
+
+from torch_geometric.nn import AntiSymmetricConv, GCNConv
+
+from baselines.stack import ConvStack, make_activation
+from benchmarks.errors import require
+
+PHIS = ("gcn", "sum")
+
+
+class ADGN(ConvStack):
+    """A `ConvStack` of `AntiSymmetricConv(dim, phi, num_iters=1, epsilon, gamma, act)`.
+
+    Args (besides `ConvStack`'s):
+        epsilon: the step size of the discretisation (> 0).
+        gamma: the diffusion that keeps the step stable (>= 0).
+        phi: gcn | sum, the neighbour aggregation Phi.
+        conv_act: sigma inside the step (tanh in the paper).
+        share_weights: defaults to true: A-DGN discretises one ODE, so every step applies the
+            same function (the paper's main variant, and PyG's ``num_iters``); false gives the
+            paper's "layer-dependent weights" variant.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_layers: int,
+        *,
+        epsilon: float = 0.1,
+        gamma: float = 0.1,
+        phi: str = "gcn",
+        conv_act: str = "tanh",
+        share_weights: bool = True,
+        residual: bool = False,
+        norm: str = "none",
+        act: str = "none",
+        **kwargs,
+    ):
+        require(epsilon > 0, "model.epsilon", f"must be positive, got {epsilon}")
+        require(gamma >= 0, "model.gamma", f"must be non-negative, got {gamma}")
+        require(phi in PHIS, "model.phi", f"must be one of {PHIS}, got {phi!r}")
+        make_activation(conv_act)  # one clear error for an unknown name
+        self.epsilon, self.gamma, self.phi, self.conv_act = epsilon, gamma, phi, conv_act
+        super().__init__(
+            dim,
+            num_layers,
+            share_weights=share_weights,
+            residual=residual,
+            norm=norm,
+            act=act,
+            **kwargs,
+        )
+
+    def make_conv(self, dim: int) -> AntiSymmetricConv:
+        if self.phi == "gcn":
+            phi = GCNConv(dim, dim, bias=False)
+        else:
+            phi = GCNConv(dim, dim, bias=False, normalize=False, add_self_loops=False)
+        act = None if self.conv_act in ("none", "identity") else self.conv_act
+        return AntiSymmetricConv(
+            dim, phi=phi, num_iters=1, epsilon=self.epsilon, gamma=self.gamma, act=act
+        )
