@@ -47,7 +47,14 @@ SEED_KEYS = ("config.seed", "config.data_seed", "config.model_seed")
 # Short names for config keys in variant labels; keys not listed use their last path component.
 SHORT = {"memory_dim": "d_k", "value_dim": "d_v", "dim": "d", "heads": "H", "num_layers": "L"}
 LABEL_ORDER = ("memory_dim", "value_dim", "heads", "dim", "num_layers", "khop")
-METRIC_NAMES = {"acc": "accuracy", "mse": "MSE"}
+METRIC_NAMES = {
+    "acc": "accuracy",
+    "mse": "MSE",
+    "log10_mse": "log10 MSE",
+    "ap": "average precision",
+    "mae": "MAE",
+}
+HIGHER_IS_BETTER = ("acc", "ap")
 # Sizes that are a hop distance: the Jacobian panel shows the inputs that far from the readout.
 FARTHEST_HOP = {"size/depth": "r (the leaves)", "size/distance": "L (the source)"}
 
@@ -95,10 +102,11 @@ def _format_value(name: str, value) -> str:
 
 def add_variants(runs: pd.DataFrame) -> pd.DataFrame:
     """Add `variant`: the values of the config keys that vary between runs of one (task, model)
-    at one problem size, e.g. "d_k=8 d=16 khop=off" for one gLSTM setting. A key that only
-    changes with the size (Tree-NeighborsMatch's batch size per depth) is no variant. A key that
-    varies for one model labels every model that has it (so a single GCN width still shows
-    "d=256"); empty when nothing varies."""
+    at one problem size, e.g. "d_k=8 d=16 khop=off" for one gLSTM setting; and `setting`: its
+    task keys alone (e.g. "topology=ring"), which the figure draws in panels of their own. A
+    key that only changes with the size (Tree-NeighborsMatch's batch size per depth) is no
+    variant. A key that varies for one model labels every model that has it (so a single GCN
+    width still shows "d=256"); empty when nothing varies."""
     runs = runs.copy()
     columns = _config_columns(runs)
     size = size_column(runs)
@@ -108,14 +116,16 @@ def add_variants(runs: pd.DataFrame) -> pd.DataFrame:
         varying |= {c for c in columns if group[c].astype(str).nunique(dropna=False) > 1}
     varying = sorted(varying, key=_label_key)
 
-    def label(row) -> str:
+    def label(row, columns) -> str:
         return " ".join(
             _format_value(c.rsplit(".", 1)[-1], row[c])
-            for c in varying
+            for c in columns
             if not (np.isscalar(row[c]) and pd.isna(row[c]))
         )
 
-    runs["variant"] = runs.apply(label, axis=1) if varying else ""
+    task_keys = [c for c in varying if c.startswith("config.task.")]
+    runs["variant"] = runs.apply(label, axis=1, columns=varying) if varying else ""
+    runs["setting"] = runs.apply(label, axis=1, columns=task_keys) if task_keys else ""
     return runs
 
 
@@ -166,6 +176,7 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     ]
     grouped = runs.groupby(keys, sort=True, dropna=False)
     table = grouped.agg(
+        setting=("setting", "first"),
         metric=("metric", "first"),
         score_key=("score_key", "first"),
         mean=("score", "mean"),
@@ -256,7 +267,7 @@ def caption(experiment: str, summary: pd.DataFrame) -> str:
     key = summary["score_key"].iloc[0]
     return (
         f"{experiment}: {key} ({METRIC_NAMES.get(metric, metric)}, "
-        f"{'higher' if metric == 'acc' else 'lower'} is better) per problem size, "
+        f"{'higher' if metric in HIGHER_IS_BETTER else 'lower'} is better) per problem size, "
         f"mean ± std over seeds (std with ddof = {DDOF}; none shown for one run), "
         "(n) runs; params: trainable parameters."
     )
@@ -274,20 +285,24 @@ def to_latex(table: pd.DataFrame, text: str, label: str) -> str:
 
 
 def _series(summary: pd.DataFrame):
-    """(label, rows sorted by size) per (model, variant)."""
+    """(label, rows sorted by size) per (model, variant); the label leaves out the setting,
+    which titles the panel row."""
     groups = summary.groupby(["model", "variant"], sort=False)
     for model, variant in sorted(groups.groups, key=lambda k: (k[0], natural_key(k[1]))):
         rows = groups.get_group((model, variant))
-        yield f"{model} {variant}".strip(), rows.sort_values(size_column(summary))
+        setting = set(str(rows["setting"].iloc[0]).split())
+        label = " ".join([model, *(t for t in variant.split() if t not in setting)])
+        size = size_column(summary)
+        yield label, rows.sort_values(size) if size else rows
 
 
 def published(experiment: str, summary: pd.DataFrame) -> pd.DataFrame:
     """The published numbers (benchmarks/anchors.yaml) that belong in `experiment`'s figure: the
     anchors of the experiment for a task of `summary`, its score key and size key. Columns:
-    model, label, size, value, std (see benchmarks.verify.published_points)."""
+    model, label, setting, size, value, std (see benchmarks.verify.published_points)."""
     from benchmarks.verify import published_points
 
-    columns = ["model", "label", "size", "value", "std"]
+    columns = ["model", "label", "setting", "size", "value", "std"]
     points = published_points(experiment)
     if points.empty:
         return pd.DataFrame(columns=columns)
@@ -304,7 +319,8 @@ def figure(summary: pd.DataFrame, experiment: str, path: Path) -> None:
     """Metric against problem size with ±1 std bands, per model and variant, beside the
     published numbers of `experiment` (:func:`published`); for runs with sensitivity figures
     also the selected/background ratio and the mean Jacobian norm of the key nodes (or of hop 1)
-    against size."""
+    against size. One row of panels per task setting (e.g. per topology); an experiment without
+    a problem size shows each model and variant as one point (mean ± std) per setting."""
     size = size_column(summary)
     metric, key = summary["metric"].iloc[0], summary["score_key"].iloc[0]
     panels = [("score", f"{key} ({METRIC_NAMES.get(metric, metric)})")]
@@ -322,44 +338,89 @@ def figure(summary: pd.DataFrame, experiment: str, path: Path) -> None:
         jac = summary["sens/hop_1"]
         panels.append(("jacobian", "mean |J| at hop 1"))
     summary = summary.assign(jacobian=jac) if jac is not None else summary
-
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.0), squeeze=False)
+    points = published(experiment, summary)
+    settings = sorted(summary["setting"].unique(), key=natural_key)
+    width = 5.2 if size else max(5.2, 0.45 * summary.groupby(["model", "variant"]).ngroups + 2)
+    fig, axes = plt.subplots(
+        len(settings),
+        len(panels),
+        figsize=(width * len(panels), 4.0 * len(settings)),
+        squeeze=False,
+    )
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    model_colour = {}
-    for i, (label, rows) in enumerate(_series(summary)):
-        model_colour.setdefault(rows["model"].iloc[0], colours[i % len(colours)])
-        style = dict(color=colours[i % len(colours)], marker="o", ms=3.5, lw=1.5)
+    models = sorted(set(summary["model"]) | set(points["model"]))
+    model_colour = {m: colours[i % len(colours)] for i, m in enumerate(models)}
+    for row, setting in zip(axes, settings, strict=True):
+        _draw_setting(
+            row,
+            panels,
+            summary[summary["setting"] == setting],
+            points[points["setting"] == setting],
+            size,
+            metric,
+            model_colour,
+        )
+        if setting:
+            row[0].set_title(setting, fontsize=9)
+    fig.suptitle(f"{experiment}: mean ± std over seeds (ddof = {DDOF})", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def _draw_setting(axes, panels, summary, points, size, metric, model_colour) -> None:
+    """One row of panels: every series of one setting, and its published points. Without a
+    size, x is categorical: one position per series label, ours as dots, published as
+    diamonds."""
+    series = list(_series(summary))
+    labels = sorted({label for label, _ in series} | set(points["label"]), key=natural_key)
+
+    def x_of(label: str, rows: pd.DataFrame, column: str) -> np.ndarray:
+        if size:
+            return rows[column].to_numpy(float)
+        return np.full(len(rows), float(labels.index(label)))
+
+    for label, rows in series:
+        colour = model_colour[rows["model"].iloc[0]]
+        style = dict(color=colour, marker="o", ms=3.5, lw=1.5)
         if "khop=on" in label:
             style["ls"] = "--"
-        x = rows[size].to_numpy(float) if size else np.zeros(len(rows))
-        for ax, (column, _) in zip(axes[0], panels, strict=True):
+        x = x_of(label, rows, size)
+        for ax, (column, _) in zip(axes, panels, strict=True):
             y = rows["mean" if column == "score" else column].to_numpy(float)
-            ax.plot(x, y, label=label, **style)
-            if column == "score":
+            if column == "score" and not size:
+                std = rows["std"].to_numpy(float)
+                ax.errorbar(x, y, yerr=std, color=colour, marker="o", ms=5, ls="", capsize=3)
+            elif size:
+                ax.plot(x, y, label=label, **style)
+            else:
+                ax.plot(x, y, color=colour, marker="o", ms=5, ls="")
+            if column == "score" and size:
                 std = rows["std"].fillna(0).to_numpy(float)
-                ax.fill_between(x, y - std, y + std, color=style["color"], alpha=0.15, lw=0)
-    points = published(experiment, summary)
+                ax.fill_between(x, y - std, y + std, color=colour, alpha=0.15, lw=0)
     for label, rows in points.groupby("label", sort=False):
-        model = rows["model"].iloc[0]
-        colour = model_colour.setdefault(model, colours[len(model_colour) % len(colours)])
-        x = rows["size"].to_numpy(float) if size else np.zeros(len(rows))
-        axes[0][0].errorbar(
-            x,
+        axes[0].errorbar(
+            x_of(label, rows, "size"),
             rows["value"].to_numpy(float),
             yerr=rows["std"].to_numpy(float) if rows["std"].notna().any() else None,
-            color=colour,
+            color=model_colour[rows["model"].iloc[0]],
             marker="D",
             mfc="none",
             ms=6,
             mew=1.3,
-            ls=":",
+            ls=":" if size else "",
             lw=1,
             capsize=2,
-            label=f"{label} published",
+            label=f"{label} published" if size else None,
         )
-    for ax, (column, ylabel) in zip(axes[0], panels, strict=True):
-        ax.set_xlabel(size.removeprefix("size/") if size else "")
+    for ax, (column, ylabel) in zip(axes, panels, strict=True):
         ax.set_ylabel(ylabel)
+        if size:
+            ax.set_xlabel(size.removeprefix("size/"))
+        else:
+            ax.set_xticks(range(len(labels)), labels, rotation=40, ha="right", fontsize=7)
+            ax.set_xlim(-0.6, len(labels) - 0.4)
         if size in ("size/num_keys", "size/distance"):
             ax.set_xscale("log", base=2)
             ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
@@ -373,16 +434,16 @@ def figure(summary: pd.DataFrame, experiment: str, path: Path) -> None:
             ax.yaxis.set_minor_formatter(plain)
         ax.grid(alpha=0.3)
     if metric == "acc":
-        axes[0][0].set_ylim(-0.02, 1.02)
+        axes[0].set_ylim(-0.02, 1.02)
         if size == "size/num_keys" and "cap/num_classes" not in summary:  # NAR: C = N classes
             n = np.sort(summary[size].unique()).astype(float)
-            axes[0][0].plot(n, 1 / n, color="grey", ls=":", lw=1, label="chance (1/N)")
-    axes[0][0].legend(fontsize=7, loc="best")
-    fig.suptitle(f"{experiment}: mean ± std over seeds (ddof = {DDOF})", fontsize=10)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+            axes[0].plot(n, 1 / n, color="grey", ls=":", lw=1, label="chance (1/N)")
+    if size:
+        axes[0].legend(fontsize=7, loc="best")
+    elif len(points):
+        axes[0].plot([], [], color="grey", marker="o", ls="", label="ours")
+        axes[0].plot([], [], color="grey", marker="D", mfc="none", ls="", label="published")
+        axes[0].legend(fontsize=7, loc="best")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -106,9 +106,13 @@ class Anchor:
             mask &= runs[key].map(lambda v, value=value: _equal(v, value))
         return mask
 
-    def conditions_label(self) -> str:
+    def conditions_label(self, task: bool | None = None) -> str:
+        """The conditions as "khop=on topology=ring"; `task` True / False keeps only the
+        task's (config.task.*) / the other conditions."""
         return " ".join(
-            rep._format_value(key.rsplit(".", 1)[-1], value) for key, value in self.conditions
+            rep._format_value(key.rsplit(".", 1)[-1], value)
+            for key, value in self.conditions
+            if task is None or key.startswith("config.task.") == task
         )
 
 
@@ -195,12 +199,14 @@ def anchors_for(experiment: str, path: str | Path = ANCHORS) -> list[Anchor]:
 
 def published_points(experiment: str, path: str | Path = ANCHORS) -> pd.DataFrame:
     """The anchors of `experiment` as a table for plots: task, model, label (the model and the
-    anchor's conditions), score_key, size key, size, value, std."""
+    anchor's model conditions), setting (its task conditions), score_key, size key, size, value,
+    std."""
     rows = [
         {
             "task": a.task,
             "model": a.model,
-            "label": f"{a.model} {a.conditions_label()}".strip(),
+            "label": f"{a.model} {a.conditions_label(task=False)}".strip(),
+            "setting": a.conditions_label(task=True),
             "score_key": a.score_key,
             "size_key": a.size[0] if a.size else None,
             "size": a.size[1] if a.size else np.nan,
