@@ -155,7 +155,8 @@ def run(cfg: DictConfig, model_name: str | None = None) -> dict | None:
                 progress=progress,
             )
             selected = out.selection.row
-            score_key = f"{'test' if cfg.train.select == 'best_val' else 'train'}/{task.metric}"
+            split = "test" if cfg.train.select == "best_val" else "train"
+            score_key = f"{split}/{task.score_metric}"
             memory, memory_measure = peak_memory.read()
             result = {
                 "experiment": cfg.experiment_name,
@@ -164,7 +165,7 @@ def run(cfg: DictConfig, model_name: str | None = None) -> dict | None:
                 **{f"size/{k}": v for k, v in task.size.items()},
                 "model": model_name,
                 "model_config": model_config,
-                "metric": task.metric,
+                "metric": task.score_metric,
                 "select": cfg.train.select,
                 "score_key": score_key,
                 "score": selected[score_key],

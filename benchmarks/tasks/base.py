@@ -58,6 +58,12 @@ class Task:
         return "acc" if self.kind == "classification" else "mse"
 
     @property
+    def score_metric(self) -> str:
+        """The history column reported as the run's score: the metric, or a form of it that
+        the literature reports (e.g. log10_mse)."""
+        return self.metric
+
+    @property
     def higher_is_better(self) -> bool:
         return self.metric in ("acc", "ap")
 
