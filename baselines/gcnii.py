@@ -21,7 +21,7 @@ from benchmarks.errors import require
 class GCNII(ConvStack):
     """A `ConvStack` of `GCN2Conv(dim, alpha, theta, layer=l)`; x_0 is the stack's input.
 
-    Args (besides `ConvStack`'s; here `act` defaults to relu as in the paper):
+    Args (besides `ConvStack`'s):
         alpha: weight of the initial residual x_0, in [0, 1].
         theta: beta_l = log(theta / l + 1); null: beta = 1.
         share_weights: one W for every layer; beta_l still follows the layer index.
