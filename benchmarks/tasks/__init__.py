@@ -2,6 +2,7 @@
 
 from benchmarks.tasks.base import Task
 from benchmarks.tasks.graph_list import GraphList
+from benchmarks.tasks.graph_transfer import GraphTransfer
 from benchmarks.tasks.graphs import GraphSet, Topology
 from benchmarks.tasks.nar import NAR, NARR
 from benchmarks.tasks.ring_transfer import RingTransfer
@@ -12,6 +13,7 @@ __all__ = [
     "NARR",
     "GraphList",
     "GraphSet",
+    "GraphTransfer",
     "RingTransfer",
     "Task",
     "Topology",
