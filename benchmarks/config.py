@@ -318,3 +318,19 @@ def alon_yahav(what: str, depth: int, target: str) -> int:
 
 if not OmegaConf.has_resolver("alon_yahav"):
     OmegaConf.register_new_resolver("alon_yahav", alon_yahav)
+
+
+# ------------------------------------------------------------------------------------------------
+# Values that depend on a task setting: `${pick:${task.target},{diameter: 10, sssp: 20}}`
+
+
+def pick(choice, table) -> Any:
+    """`table[choice]`: a published value that depends on a setting (e.g. the gLSTM code's
+    separate config per GPP target), written as one table in the YAML file that uses it."""
+    if choice not in table:
+        raise ConfigError(f"no value for {choice!r} in {dict(table)} (pick)")
+    return table[choice]
+
+
+if not OmegaConf.has_resolver("pick"):
+    OmegaConf.register_new_resolver("pick", pick)
