@@ -1,0 +1,248 @@
+"""LRGB Peptides through PyG's real LRGBDataset, on a small fixture in the real raw format
+(tests/data/lrgb, written by tests/data/make_lrgb_fixture.py); no network needed."""
+
+import math
+import os
+import shutil
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import pytest
+import torch
+from sklearn.metrics import average_precision_score
+from torch_geometric.datasets import LRGBDataset
+
+from benchmarks.errors import ConfigError
+from benchmarks.runner import generate_data, prepare, run
+from benchmarks.tasks import Peptides
+from benchmarks.tasks.base import Meter
+from benchmarks.tasks.peptides import ATOM_VOCABULARY, BOND_VOCABULARY, AtomEncoder, BondEncoder
+from tests.data.make_lrgb_fixture import SPLITS, build
+from tests.helpers import CONF, MODELS, ROOT, compose_config
+
+FIXTURE = ROOT / "tests" / "data" / "lrgb"
+OUTPUTS = {"func": 10, "struct": 11}
+
+
+def copy_fixture(directory):
+    """A copy of the fixture to use as `task.root` (LRGBDataset writes processed files there)."""
+    root = directory / "lrgb"
+    shutil.copytree(FIXTURE, root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def lrgb_root(tmp_path_factory):
+    return copy_fixture(tmp_path_factory.mktemp("peptides"))
+
+
+def peptides_config(root, name: str, model: str = "gcn", *overrides: str, results_dir=None):
+    quick = ["train.max_epochs=1", "train.batch_size=4", "model.dim=16"]
+    task = ["task=peptides", f"task.name={name}", f"task.root={root}"]
+    return compose_config([*task, f"model={model}", *quick, *overrides], results_dir)
+
+
+def test_fixture_is_what_its_script_builds():
+    for name, splits in build().items():
+        for split, graphs in splits.items():
+            stored = torch.load(FIXTURE / name / "raw" / f"{split}.pt")
+            assert len(stored) == len(graphs)
+            for a, b in zip(stored, graphs, strict=True):
+                assert all(torch.equal(u, v) for u, v in zip(a, b, strict=True))
+    assert sum(p.stat().st_size for p in FIXTURE.rglob("*.pt")) < 100_000
+
+
+@pytest.mark.parametrize("name", ["func", "struct"])
+def test_fixture_loads_through_lrgb_dataset(lrgb_root, name):
+    for split, count in SPLITS.items():
+        dataset = LRGBDataset(str(lrgb_root), f"Peptides-{name}", split)
+        assert len(dataset) == count
+        for data in dataset:
+            n, e = data.num_nodes, data.num_edges
+            assert data.x.shape == (n, 9) and data.x.dtype == torch.long
+            assert data.edge_attr.shape == (e, 3) and data.edge_index.shape == (2, e)
+            assert data.y.shape == (1, OUTPUTS[name])
+            assert (data.x < torch.tensor(ATOM_VOCABULARY)).all() and (data.x >= 0).all()
+            assert (data.edge_attr < torch.tensor(BOND_VOCABULARY)).all()
+            assert n >= 20  # chains of residues, not toy graphs
+
+    data = Peptides(name, root=str(lrgb_root)).generate(0)
+    assert {split: len(graphs) for split, graphs in data.items()} == SPLITS
+    batch = data["train"].batch(torch.arange(len(data["train"])))
+    assert batch.y.shape == (SPLITS["train"], OUTPUTS[name])
+    assert batch.x.shape[1] == 9 and batch.edge_attr.shape == (batch.edge_index.shape[1], 3)
+    assert int(batch.batch.max()) == SPLITS["train"] - 1
+
+
+def test_encoders_cover_every_vocabulary_value():
+    dim = 8
+    for encoder, vocabulary, key in [
+        (AtomEncoder(dim), ATOM_VOCABULARY, "x"),
+        (BondEncoder(dim), BOND_VOCABULARY, "edge_attr"),
+    ]:
+        for column, size in enumerate(vocabulary):
+            values = torch.zeros(size, len(vocabulary), dtype=torch.long)
+            values[:, column] = torch.arange(size)
+            out = encoder(SimpleNamespace(**{key: values}))
+            assert out.shape == (size, dim) and torch.isfinite(out).all()
+            assert len(out.unique(dim=0)) == size  # every value its own embedding
+            values[0, column] = size
+            with pytest.raises(IndexError):
+                encoder(SimpleNamespace(**{key: values}))
+
+
+def test_average_precision_is_lrgbs():
+    task = Peptides("func")
+    y = torch.tensor(
+        [
+            [1.0, 0.0, 0.0],
+            [0.0, float("nan"), 0.0],
+            [1.0, 1.0, 0.0],
+            [0.0, 0.0, 0.0],
+            [1.0, 1.0, 0.0],
+            [0.0, 0.0, 0.0],
+        ]
+    )
+    pred = torch.tensor(
+        [
+            [2.0, 0.1, 1.0],
+            [0.5, 9.0, -1.0],
+            [-0.3, 0.7, 0.0],
+            [0.9, -2.0, 3.0],
+            [1.5, 0.2, 0.4],
+            [-1.0, 0.3, 0.1],
+        ]
+    )
+    known = ~torch.isnan(y[:, 1])
+    expected = (
+        average_precision_score(y[:, 0], pred[:, 0])
+        + average_precision_score(y[known, 1], pred[known, 1])
+    ) / 2  # label 2 has no positive: left out; label 1's NaN row ignored
+    assert task.split_metric(pred, y) == pytest.approx(expected)
+    assert math.isnan(task.split_metric(pred[:, 2:], y[:, 2:]))
+    assert task.metric == "ap" and task.higher_is_better and task.whole_split
+
+
+def test_mae_per_graph_averages_to_the_global_mae():
+    task = Peptides("struct")
+    generator = torch.Generator().manual_seed(0)
+    pred, y = torch.randn(7, 11, generator=generator), torch.randn(7, 11, generator=generator)
+    meter = Meter(task, "val")
+    for rows in (slice(0, 3), slice(3, 7)):  # batches of unequal size
+        batch = SimpleNamespace(y=y[rows], num_graphs=len(y[rows]))
+        meter.update(pred[rows], batch, task.loss(pred[rows], batch).item())
+    out = meter.compute()
+    assert out["val/mae"] == pytest.approx((pred - y).abs().mean().item())
+    assert out["val/loss"] == pytest.approx(out["val/mae"])  # L1 loss: the same mean
+    assert task.metric == "mae" and not task.higher_is_better
+
+
+def test_missing_dataset_without_network_is_one_clear_line(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    # A refused proxy: the download fails at once, here and on machines with a network.
+    env = os.environ | {"https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
+    args = [
+        sys.executable,
+        "run.py",
+        "task=peptides",
+        f"task.root={empty}",
+        "model=gcn",
+        f"results_dir={tmp_path / 'results'}",
+        "logger=none",
+        "progress=false",
+    ]
+    out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 2, out.stderr
+    errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in out.stderr, out.stderr
+    (error,) = errors
+    assert error.startswith("error: task.root: no Peptides-func data in")
+    assert LRGBDataset.urls["peptides-func"] in error
+    assert f"{empty / 'peptides-func' / 'raw'}/" in error and "peptidesfunc/" in error
+    assert not (tmp_path / "results" / "runs").exists()
+
+
+def test_partial_raw_directory_is_refused_and_kept(tmp_path):
+    root = copy_fixture(tmp_path)
+    raw = root / "peptides-struct" / "raw"
+    (raw / "val.pt").unlink()
+    with pytest.raises(ConfigError, match=r"task.root: .*raw lacks val.pt"):
+        Peptides("struct", root=str(root)).generate(0)
+    assert (raw / "train.pt").exists() and (raw / "test.pt").exists()
+
+
+@pytest.mark.parametrize("name", ["func", "struct"])
+@pytest.mark.parametrize("model", ["gcn", "gine"])
+def test_one_training_step(lrgb_root, name, model):
+    task, net, num_layers, _ = prepare(peptides_config(lrgb_root, name, model))
+    assert num_layers == 6 and task.name == f"peptides_{name}" and not task.readout_node
+    data = generate_data(task, 0, num_layers)
+    batch = data["train"].batch(torch.arange(4))
+    pred = net(batch)
+    assert pred.shape == (4, OUTPUTS[name]) and torch.isfinite(pred).all()
+    assert batch.edge_embedding.shape == (batch.edge_index.shape[1], 16)
+    task.loss(pred, batch).backward()
+    grads = {n: p.grad for n, p in net.named_parameters()}
+    assert all(g is None or torch.isfinite(g).all() for g in grads.values())
+    assert all(grads[n] is not None for n in grads if not n.startswith("edge_encoder"))
+    if model == "gine":  # the bond features reach the model
+        assert all(grads[n] is not None for n in grads if n.startswith("edge_encoder"))
+
+
+# Every model config, and the published Peptides presets (struct ones on struct).
+PEPTIDES_MODELS = [
+    *MODELS,
+    *(f"tonshoff/{p.stem}" for p in sorted((CONF / "model" / "tonshoff").glob("*.yaml"))),
+    *(f"glstm_paper/{p.stem}" for p in sorted((CONF / "model" / "glstm_paper").glob("*pep*"))),
+]
+
+
+@pytest.mark.parametrize("model", PEPTIDES_MODELS)
+def test_every_model_trains_one_step_on_peptides(lrgb_root, model):
+    name = "struct" if "struct" in model else "func"
+    cfg = compose_config(
+        ["task=peptides", f"task.name={name}", f"task.root={lrgb_root}", f"model={model}"]
+    )
+    task, net, num_layers, _ = prepare(cfg)
+    batch = generate_data(task, 0, num_layers)["train"].batch(torch.arange(4))
+    pred = net(batch)
+    assert pred.shape == (4, OUTPUTS[name]) and torch.isfinite(pred).all()
+    task.loss(pred, batch).backward()
+    grads = [p.grad for p in net.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+
+
+@pytest.mark.parametrize("name", ["func", "struct"])
+def test_one_epoch_through_the_runner(lrgb_root, tmp_path, name):
+    result = run(peptides_config(lrgb_root, name, results_dir=tmp_path / "results"))
+    metric = {"func": "ap", "struct": "mae"}[name]
+    assert result["metric"] == metric and result["score_key"] == f"test/{metric}"
+    assert math.isfinite(result["score"]) and result["epochs"] == 1
+    assert result["task"] == f"peptides_{name}"
+
+
+def test_rwse_reaches_the_encoder(lrgb_root):
+    cfg = peptides_config(lrgb_root, "func", "gcn", "task.positional_encoding=rwse")
+    task, net, num_layers, _ = prepare(cfg)
+    graphs = generate_data(task, 0, num_layers)["train"]
+    assert (lrgb_root / "peptides-func" / "processed_rwse20").is_dir()
+    assert graphs.x.shape[1] == 9 + 20 and graphs.x.dtype == torch.float
+
+    n = int(graphs.num_nodes[0])
+    edges = graphs.edge_index[:, : graphs.edge_ptr[1]]
+    adjacency = torch.zeros(n, n)
+    adjacency[edges[0], edges[1]] = 1.0
+    walk = adjacency / adjacency.sum(1, keepdim=True)  # D^-1 A
+    returns = torch.stack([torch.linalg.matrix_power(walk, k).diagonal() for k in range(1, 21)], 1)
+    assert torch.allclose(graphs.x[:n, 9:], returns, atol=1e-5)
+    assert torch.equal(graphs.x[:n, :9].long().float(), graphs.x[:n, :9])
+
+    net.eval()
+    batch = graphs.batch(torch.arange(2))
+    shifted = batch.clone()
+    shifted.x = batch.x.clone()
+    shifted.x[:, 9:] += 1.0
+    assert not torch.allclose(net.encoder(batch), net.encoder(shifted))
+    assert net(batch).shape == (2, 10)
