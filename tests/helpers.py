@@ -22,6 +22,13 @@ TINY_TASKS = {
         "task.num_val=16",
         "task.num_test=16",
     ],
+    "graph_transfer": [
+        "task.distance=3",
+        "task.num_train=32",
+        "task.num_val=16",
+        "task.num_test=16",
+    ],
+    "gpp": ["task.num_train=20", "task.num_val=10", "task.num_test=10", "task.num_layers=3"],
 }
 
 
