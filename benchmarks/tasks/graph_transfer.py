@@ -73,7 +73,7 @@ class GraphTransfer(Task):
     from seed `published + s * 1_000_003`, distinct for every (s, split).
     """
 
-    name = "graph_transfer"  # instances: graph_transfer_line | _ring | _crossed_ring
+    name = "graph_transfer"
     kind = "regression"
     node_level = True
 
@@ -101,7 +101,6 @@ class GraphTransfer(Task):
         self.num_layers = check_positive(
             "task.num_layers", distance if num_layers is None else num_layers
         )
-        self.name = f"graph_transfer_{topology}"  # one task per topology in tables and anchors
         self.size = {"distance": distance}
         self.topology, self.source = transfer_topology(topology, distance)
 
