@@ -369,7 +369,7 @@ class GPP(Task):
     readouts end linear.)
     """
 
-    name = "gpp"  # instances: gpp_diameter | gpp_eccentricity | gpp_sssp
+    name = "gpp"
     kind = "regression"
     readout_node = False
 
@@ -383,7 +383,6 @@ class GPP(Task):
     ):
         require(target in TARGETS, "task.target", f"must be one of {TARGETS}, got {target!r}")
         self.target = target
-        self.name = f"gpp_{target}"
         self.node_level = target != "diameter"
         self.sizes = split_sizes(num_train, num_val, num_test)
         self.num_layers = check_positive("task.num_layers", num_layers)
