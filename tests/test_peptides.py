@@ -177,7 +177,7 @@ def test_partial_raw_directory_is_refused_and_kept(tmp_path):
 @pytest.mark.parametrize("model", ["gcn", "gine"])
 def test_one_training_step(lrgb_root, name, model):
     task, net, num_layers, _ = prepare(peptides_config(lrgb_root, name, model))
-    assert num_layers == 6 and task.name == f"peptides_{name}" and not task.readout_node
+    assert num_layers == 6 and task.name == "peptides" and not task.readout_node
     data = generate_data(task, 0, num_layers)
     batch = data["train"].batch(torch.arange(4))
     pred = net(batch)
@@ -220,7 +220,7 @@ def test_one_epoch_through_the_runner(lrgb_root, tmp_path, name):
     metric = {"func": "ap", "struct": "mae"}[name]
     assert result["metric"] == metric and result["score_key"] == f"test/{metric}"
     assert math.isfinite(result["score"]) and result["epochs"] == 1
-    assert result["task"] == f"peptides_{name}"
+    assert result["task"] == "peptides" and result["config"]["task"]["name"] == name
 
 
 def test_rwse_reaches_the_encoder(lrgb_root):

@@ -131,6 +131,7 @@ class Peptides(Task):
     sensitivity measurements are skipped.
     """
 
+    name = "peptides"  # one task; the variant is the setting config.task.name, as anchors read it
     readout_node = False
 
     def __init__(
@@ -148,7 +149,6 @@ class Peptides(Task):
             f"must be none or rwse, got {positional_encoding!r}",
         )
         self.variant = name
-        self.name = f"peptides_{name}"
         self.kind = "multilabel" if name == "func" else "regression"
         self.whole_split = name == "func"
         self.root = Path(root)
