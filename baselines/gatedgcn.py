@@ -109,6 +109,8 @@ class GatedGCN(ConvStack):
     options go to it; their defaults are the paper's: residual, BatchNorm, ReLU.
     """
 
+    reads_edge_features = True  # the runner builds the task's edge encoder for it
+
     def __init__(
         self,
         dim: int,

@@ -29,6 +29,8 @@ class GINE(ConvStack):
         train_eps: learn eps.
     """
 
+    reads_edge_features = True  # the runner builds the task's edge encoder for it
+
     def __init__(
         self,
         dim: int,

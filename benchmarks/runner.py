@@ -64,7 +64,10 @@ def prepare(cfg: DictConfig):
         torch.manual_seed(cfg.model_seed)
         encoder, readout = task.make_encoder(dim), task.make_readout(dim)
         model = build("model", cfg.model, dim=dim, num_layers=num_layers)
-        return Network(encoder, model, readout, task.make_edge_encoder(dim), width=dim)
+        # only a model that reads batch.edge_embedding gets (and pays for) the edge encoder
+        reads_edges = getattr(model, "reads_edge_features", False)
+        edges = task.make_edge_encoder(dim) if reads_edges else None
+        return Network(encoder, model, readout, edges, width=dim)
 
     dim = cfg.model.dim
     if cfg.budget is not None:

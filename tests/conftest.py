@@ -1,8 +1,20 @@
 """Fixtures shared by the tests (helpers live in tests/helpers.py)."""
 
+import shutil
+
 import pytest
 
-from tests.helpers import TINY_TASKS, compose_config
+from tests.helpers import LRGB_FIXTURE, LRGB_ROOT, TINY_TASKS, compose_config
+
+
+def pytest_sessionstart(session):
+    """A fresh copy of the LRGB fixture for TINY_TASKS["peptides"] (removed at the end)."""
+    shutil.rmtree(LRGB_ROOT, ignore_errors=True)
+    shutil.copytree(LRGB_FIXTURE, LRGB_ROOT)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(LRGB_ROOT, ignore_errors=True)
 
 
 @pytest.fixture

@@ -1,5 +1,7 @@
 """Shared test helpers: compose configs the way `run.py` does, with a temporary results store."""
 
+import os
+import tempfile
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -10,6 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml"))
 TASKS = sorted(p.stem for p in (CONF / "task").glob("*.yaml"))
+
+LRGB_FIXTURE = ROOT / "tests" / "data" / "lrgb"
+LRGB_ROOT = Path(tempfile.gettempdir()) / f"overquash-lrgb-{os.getpid()}"
 
 # Small versions of every task so that a model can be trained on each in a second or two.
 TINY_TASKS = {
@@ -29,6 +34,8 @@ TINY_TASKS = {
         "task.num_test=16",
     ],
     "gpp": ["task.num_train=20", "task.num_val=10", "task.num_test=10", "task.num_layers=3"],
+    # the small real-format LRGB file, copied per test session (LRGBDataset writes beside it)
+    "peptides": [f"task.root={LRGB_ROOT}", "task.num_layers=3"],
 }
 
 

@@ -24,11 +24,13 @@ JOBS = {
     "tree_neighbors_match": 5 * 7 * 3,  # models x depths x seeds
     "ring_transfer": 2 * 6 * 3,  # models x distances x seeds
     "gcn_depth": 4 * 7 * 3,  # layers x N x seeds
+    "graph_transfer": 6 * 3 * 4 * 4,  # models x topologies x distances x seeds
     "nar_capacity_quick": 3 * 4,
     "narr_capacity_quick": 3 * 4,
     "tree_neighbors_match_quick": 5 * 2,
     "ring_transfer_quick": 2 * 4,
     "gcn_depth_quick": 4 * 3,
+    "graph_transfer_quick": 6 * 3 * 2,
 }
 PARSER = OverridesParser.create()
 

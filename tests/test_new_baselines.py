@@ -15,20 +15,13 @@ from tests.helpers import CONF, TINY_TASKS, compose_config
 from tests.test_baselines import DIM, dependencies, one_layer, tree_batch
 
 NEW_MODELS = ["sage", "gcnii", "adgn", "gine", "gatedgcn"]
-PRESETS = sorted(
-    str(path.relative_to(CONF / "model").with_suffix(""))
-    for group in ("swan", "adgn_paper", "tonshoff")
-    for path in (CONF / "model" / group).glob("*.yaml")
-) + [
-    f"glstm_paper/{name}"
-    for name in (
-        "glstm_gpp",
-        "glstm_gpp_diam",
-        "glstm_gpp_sssp",
-        "glstm_peptides",
-        "glstm_peptides_struct",
-    )
-]
+# The published presets and the task each one is for (Peptides presets: tests/test_peptides.py).
+PRESET_TASK = {"swan": "graph_transfer", "adgn_paper": "gpp"}
+PRESETS = {
+    str(path.relative_to(CONF / "model").with_suffix("")): task
+    for group, task in PRESET_TASK.items()
+    for path in sorted((CONF / "model" / group).glob("*.yaml"))
+} | {"glstm_paper/glstm_gpp": "gpp"}
 
 MODEL_CLASSES = {
     "sage": lambda **kw: GraphSAGE(DIM, **kw),
@@ -256,9 +249,10 @@ def test_output_depends_exactly_on_nodes_within_reach(model, khop):
 # -- configs -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", NEW_MODELS + PRESETS)
+@pytest.mark.parametrize("name", NEW_MODELS + sorted(PRESETS))
 def test_config_composes_and_builds(name):
-    cfg = compose_config([f"model={name}"])
+    task = PRESETS.get(name, "nar")
+    cfg = compose_config([f"model={name}", f"task={task}", *TINY_TASKS[task]])
     assert cfg.model._target_.startswith(("baselines.", "glstm."))
     prepare(cfg)
 
@@ -271,14 +265,21 @@ def test_config_composes_and_builds(name):
         ("adgn_paper/adgn", {"share_weights": False, "num_layers": 20, "dim": 30}),
         ("adgn_paper/gcnii", {"theta": None, "alpha": 0.1, "act": "tanh"}),
         ("tonshoff/gine", {"num_layers": 8, "act": "none", "mlp_act": "gelu", "dim": 64}),
-        ("tonshoff/gine_struct", {"num_layers": 10, "mlp_dropout": 0.1, "residual": True}),
-        ("tonshoff/gatedgcn_struct", {"num_layers": 8, "act": "relu", "dropout": 0.1}),
+        ("tonshoff/gine task.name=struct", {"num_layers": 10, "mlp_dropout": 0.1}),
+        ("tonshoff/gatedgcn task.name=struct", {"num_layers": 8, "act": "relu", "dropout": 0.1}),
         ("glstm_paper/glstm_gpp", {"dim": 20, "num_layers": 10, "heads": 4, "memory_dim": 8}),
+        ("glstm_paper/glstm_gpp task.target=sssp", {"dim": 10, "heads": 1, "act": "tanh"}),
+        ("glstm_paper/glstm_gpp task.target=diameter", {"num_layers": 20, "memory_dim": 16}),
         ("glstm_paper/glstm_peptides", {"num_layers": 27, "heads": 2, "khop": True, "dim": 64}),
+        ("glstm_paper/glstm_peptides task.name=struct", {"num_layers": 23, "heads": 5}),
     ],
 )
 def test_presets_override_their_base(name, expected):
-    model = compose_config([f"model={name}"]).model
+    model_name, *task = name.split()
+    peptides = model_name.startswith(("tonshoff", "glstm_paper/glstm_pep"))
+    group = "task=gpp" if "gpp" in model_name else "task=peptides" if peptides else None
+    overrides = [f"model={model_name}", *([group] if group else []), *task]
+    model = compose_config(overrides).model
     assert {key: model[key] for key in expected} == expected
 
 
@@ -287,7 +288,7 @@ def train_one_step(task: str, model: str, *overrides: str) -> None:
     task_obj, net, num_layers, _ = prepare(cfg)
     data = task_obj.generate(0)
     data["train"].num_hops = max(num_layers, 4)
-    batch = data["train"].batch(torch.arange(8))
+    batch = data["train"].batch(torch.arange(min(8, len(data["train"]))))
     before = [p.detach().clone() for p in net.parameters()]
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
     net.train()
@@ -306,6 +307,6 @@ def test_new_model_trains_one_step_on_every_tiny_task(task, model):
     train_one_step(task, model)
 
 
-@pytest.mark.parametrize("model", PRESETS)
+@pytest.mark.parametrize("model", sorted(PRESETS))
 def test_preset_trains_one_step(model):
-    train_one_step("ring_transfer", model, "model.num_layers=3")
+    train_one_step(PRESETS[model], model, "model.num_layers=3")

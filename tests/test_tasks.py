@@ -119,7 +119,7 @@ def test_khop_sets_are_exact_distances():
     assert batch.hop_index[3].numel() == 0  # no pairs 4 hops apart: an empty set
 
 
-@pytest.mark.parametrize("name", TASKS)
+@pytest.mark.parametrize("name", [t for t in TASKS if t != "peptides"])  # peptides: one split
 def test_same_seed_same_data_other_seed_other_data(name):
     task = instantiate(compose_config([f"task={name}"]).task)
     if name == "tree_neighbors_match":
