@@ -209,9 +209,10 @@ def run(cfg: DictConfig, model_name: str | None = None) -> dict | None:
 
 def summary_line(result: dict) -> str:
     sizes = " ".join(f"{k[5:]}={v}" for k, v in result.items() if k.startswith("size/"))
+    sizes = f" ({sizes})" if sizes else ""
     score = f"{result['score_key']}={result['score']:.4f}"
     return (
-        f"{result['task']} ({sizes}) {result['model']}: {score} "
+        f"{result['task']}{sizes} {result['model']}: {score} "
         f"at epoch {result['selected_epoch']}/{result['epochs']}, {result['params']:,} params, "
         f"{result['wall_time_s']:.1f}s"
     )

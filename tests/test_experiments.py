@@ -31,6 +31,10 @@ JOBS = {
     "ring_transfer_quick": 2 * 4,
     "gcn_depth_quick": 4 * 3,
     "graph_transfer_quick": 6 * 3 * 2,
+    "gpp": 5 * 3 * 4,  # models x targets x seeds
+    "gpp_quick": 3 * 3,
+    "gpp_glstm": 3 * 4,  # targets x seeds
+    "gpp_glstm_quick": 3,
 }
 PARSER = OverridesParser.create()
 

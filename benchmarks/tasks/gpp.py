@@ -363,10 +363,10 @@ class GPP(Task):
             diagnostic "laplacian" (node-level; module docstring).
         num_train, num_val, num_test: 5120 / 640 / 1280 graphs.
         num_layers: default 10, the gLSTM paper's GPP config (A-DGN searches 1 / 5 / 10 / 20).
-
-    Readouts as A-DGN's: node targets MLP d -> d/2 -> 1, diameter concat(sum, max, mean pooling)
-    -> MLP 3d -> 3d/2 -> 1, LeakyReLU. (A-DGN also puts a LeakyReLU on the output; the suite's
-    readouts end linear.)
+        readout: "adgn": A-DGN's, node targets MLP d -> d/2 -> 1, diameter concat(sum, max,
+            mean pooling) -> MLP 3d -> 3d/2 -> 1, LeakyReLU (A-DGN also puts a LeakyReLU on the
+            output; the suite's readouts end linear); "linear": the gLSTM code's (one Linear per
+            node, or mean pooling -> Linear for the diameter: layers_post_mp 1).
     """
 
     name = "gpp"
@@ -380,8 +380,15 @@ class GPP(Task):
         num_val: int = 640,
         num_test: int = 1280,
         num_layers: int = 10,
+        readout: str = "adgn",
     ):
         require(target in TARGETS, "task.target", f"must be one of {TARGETS}, got {target!r}")
+        require(
+            readout in ("adgn", "linear"),
+            "task.readout",
+            f"must be 'adgn' or 'linear', got {readout!r}",
+        )
+        self.readout = readout
         self.target = target
         self.node_level = target != "diameter"
         self.sizes = split_sizes(num_train, num_val, num_test)
@@ -410,7 +417,13 @@ class GPP(Task):
     def make_encoder(self, dim: int) -> nn.Module:
         return FeatureEncoder(2, dim)
 
+    @property
+    def score_metric(self) -> str:
+        return "log10_mse"  # as A-DGN and gLSTM report it
+
     def make_readout(self, dim: int) -> nn.Module:
+        if self.readout == "linear":
+            return PerNodeReadout(dim, 1) if self.node_level else PooledReadout(dim, 1)
         if self.node_level:
             return PerNodeReadout(dim, 1, hidden=(dim // 2,), act="leaky_relu")
         return PooledReadout(
