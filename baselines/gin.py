@@ -1,9 +1,11 @@
 """GIN (Xu et al., ICLR 2019) over PyG's `GINConv`:
 
     x'_u = MLP((1 + eps) x_u + sum_{v in N(u)} x_v),
-    MLP = Linear - [BatchNorm] - Act - Linear - [BatchNorm] - Act
+    MLP = Linear - [BatchNorm] - Act - Linear - [BatchNorm] - Act   (mlp_layers = 2)
+    MLP = Linear                                                    (mlp_layers = 1)
 
-(Alon & Yahav's Tree-NeighborsMatch GIN: Linear-BN-ReLU-Linear-BN-ReLU, eps = 0.)
+(Alon & Yahav's Tree-NeighborsMatch GIN: Linear-BN-ReLU-Linear-BN-ReLU, eps = 0; the SWAN and
+A-DGN codes' GIN: GINConv(Linear), learnt eps.)
 """
 
 from torch import nn
@@ -17,6 +19,7 @@ class GIN(ConvStack):
     """Args (besides `ConvStack`'s):
     mlp_norm: none | batch, inside the MLP.
     train_eps: learn eps.
+    mlp_layers: blocks Linear-[BN]-Act in the MLP; 1 is a plain Linear.
     """
 
     def __init__(
@@ -26,9 +29,15 @@ class GIN(ConvStack):
         *,
         mlp_norm: str = "batch",
         train_eps: bool = False,
+        mlp_layers: int = 2,
         **kwargs,
     ):
-        self.mlp_norm, self.train_eps = mlp_norm, train_eps
+        require(
+            isinstance(mlp_layers, int) and mlp_layers >= 1,
+            "model.mlp_layers",
+            f"must be a positive integer, got {mlp_layers!r}",
+        )
+        self.mlp_norm, self.train_eps, self.mlp_layers = mlp_norm, train_eps, mlp_layers
         self.mlp_act = kwargs.get("act", "relu")
         require(
             mlp_norm in ("none", "batch"),
@@ -42,4 +51,7 @@ class GIN(ConvStack):
             norm = nn.BatchNorm1d(dim) if self.mlp_norm == "batch" else nn.Identity()
             return [nn.Linear(dim, dim), norm, make_activation(self.mlp_act)]
 
-        return GINConv(nn.Sequential(*block(), *block()), train_eps=self.train_eps)
+        if self.mlp_layers == 1:
+            return GINConv(nn.Linear(dim, dim), train_eps=self.train_eps)
+        layers = [module for _ in range(self.mlp_layers) for module in block()]
+        return GINConv(nn.Sequential(*layers), train_eps=self.train_eps)

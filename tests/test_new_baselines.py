@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 from torch import nn
-from torch_geometric.nn import AntiSymmetricConv, GCN2Conv, GCNConv, GINEConv, SAGEConv
+from torch_geometric.nn import AntiSymmetricConv, GCN2Conv, GCNConv, GINConv, GINEConv, SAGEConv
 
-from baselines import ADGN, GCNII, GINE, GatedGCN, GatedGCNLayer, GraphSAGE
+from baselines import ADGN, GCNII, GIN, GINE, GatedGCN, GatedGCNLayer, GraphSAGE
 from benchmarks.runner import prepare
 from tests.helpers import CONF, TINY_TASKS, compose_config
 from tests.test_baselines import DIM, dependencies, one_layer, tree_batch
@@ -310,3 +310,18 @@ def test_new_model_trains_one_step_on_every_tiny_task(task, model):
 @pytest.mark.parametrize("model", sorted(PRESETS))
 def test_preset_trains_one_step(model):
     train_one_step(PRESETS[model], model, "model.num_layers=3")
+
+
+def test_gin_with_one_mlp_layer_is_gin_conv_of_a_linear():
+    """swan/gin and adgn_paper/gin: GINConv(Linear(d, d), train_eps=True), as those codes ran it."""
+    torch.manual_seed(0)
+    batch = tree_batch()
+    model = GIN(DIM, 1, mlp_layers=1, train_eps=True, act="none").eval()
+    conv = model.convs[0]
+    assert isinstance(conv.nn, nn.Linear) and conv.eps.requires_grad
+    reference = GINConv(nn.Linear(DIM, DIM), train_eps=True).eval()
+    reference.load_state_dict(conv.state_dict())
+    expected = reference(batch.x, batch.edge_index)
+    assert torch.allclose(model(batch.x, batch), expected, atol=1e-6)
+    cfg = compose_config(["model=swan/gin", "task=graph_transfer"])
+    assert cfg.model.mlp_layers == 1

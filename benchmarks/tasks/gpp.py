@@ -364,9 +364,9 @@ class GPP(Task):
         num_train, num_val, num_test: 5120 / 640 / 1280 graphs.
         num_layers: default 10, the gLSTM paper's GPP config (A-DGN searches 1 / 5 / 10 / 20).
         readout: "adgn": A-DGN's, node targets MLP d -> d/2 -> 1, diameter concat(sum, max,
-            mean pooling) -> MLP 3d -> 3d/2 -> 1, LeakyReLU (A-DGN also puts a LeakyReLU on the
-            output; the suite's readouts end linear); "linear": the gLSTM code's (one Linear per
-            node, or mean pooling -> Linear for the diameter: layers_post_mp 1).
+            mean pooling) -> MLP 3d -> 3d/2 -> 1, LeakyReLU after every Linear, the output's
+            too; "linear": the gLSTM code's (one Linear per node, or mean pooling -> Linear for
+            the diameter: layers_post_mp 1).
     """
 
     name = "gpp"
@@ -425,7 +425,7 @@ class GPP(Task):
         if self.readout == "linear":
             return PerNodeReadout(dim, 1) if self.node_level else PooledReadout(dim, 1)
         if self.node_level:
-            return PerNodeReadout(dim, 1, hidden=(dim // 2,), act="leaky_relu")
+            return PerNodeReadout(dim, 1, (dim // 2,), act="leaky_relu", act_last=True)
         return PooledReadout(
-            dim, 1, pools=("sum", "max", "mean"), hidden=(3 * dim // 2,), act="leaky_relu"
+            dim, 1, ("sum", "max", "mean"), (3 * dim // 2,), act="leaky_relu", act_last=True
         )

@@ -31,13 +31,21 @@ class PerNodeReadout(nn.Module):
         dim: node width; out: outputs per node.
         hidden: widths of the MLP's hidden layers ([] : one Linear).
         act: the MLP's activation (PyG's resolver names).
+        act_last: apply the activation to the output too (A-DGN's GPP heads do).
     """
 
     per_node = True
 
-    def __init__(self, dim: int, out: int, hidden: tuple[int, ...] = (), act: str = "relu"):
+    def __init__(
+        self,
+        dim: int,
+        out: int,
+        hidden: tuple[int, ...] = (),
+        act: str = "relu",
+        act_last: bool = False,
+    ):
         super().__init__()
-        self.mlp = MLP([dim, *hidden, out], act=act, norm=None, plain_last=True)
+        self.mlp = MLP([dim, *hidden, out], act=act, norm=None, plain_last=not act_last)
 
     def forward(self, h: Tensor, batch) -> Tensor:
         return self.mlp(h)
@@ -51,6 +59,7 @@ class PooledReadout(nn.Module):
         pools: PyG aggregations concatenated, e.g. ("sum", "max", "mean") or ("mean",).
         hidden: widths of the MLP's hidden layers.
         act: the MLP's activation.
+        act_last: apply the activation to the output too.
     """
 
     per_node = False
@@ -62,10 +71,12 @@ class PooledReadout(nn.Module):
         pools: tuple[str, ...] = ("mean",),
         hidden: tuple[int, ...] = (),
         act: str = "relu",
+        act_last: bool = False,
     ):
         super().__init__()
         self.pool = MultiAggregation(list(pools), mode="cat")
-        self.mlp = MLP([dim * len(pools), *hidden, out], act=act, norm=None, plain_last=True)
+        width = dim * len(pools)
+        self.mlp = MLP([width, *hidden, out], act=act, norm=None, plain_last=not act_last)
 
     def forward(self, h: Tensor, batch) -> Tensor:
         return self.mlp(self.pool(h, batch.batch, dim_size=batch.num_graphs))
