@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from benchmarks.tasks import GraphSet, Task
+from benchmarks.tasks.base import Meter
 
 
 class Network(nn.Module):
@@ -69,7 +70,7 @@ def evaluate(
     net: Network, task: Task, graphs: GraphSet, split: str, batch_size: int, device
 ) -> dict:
     net.eval()
-    meter = task.meter(split)
+    meter = Meter(task, split)
     for batch in graphs.batches(batch_size):
         batch = batch.to(device)
         pred = net(batch)
@@ -247,7 +248,7 @@ def fit(
     for epoch in epochs:
         t0 = time.perf_counter()
         net.train()
-        meter = task.meter("train")
+        meter = Meter(task, "train")
         groups = (
             group
             for _ in range(cfg.passes_per_epoch)

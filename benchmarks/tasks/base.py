@@ -26,6 +26,8 @@ class Task:
         node_level: predictions and targets have one row per node (else one per graph).
         readout_node: every graph has one readout node (`batch.readout_index`) whose output the
             sensitivity metrics differentiate; tasks read out by pooling set it False.
+        whole_split: the metric is no mean over graphs (e.g. average precision): it comes from
+            `split_metric` on the whole split's predictions.
     """
 
     name: str
@@ -35,6 +37,7 @@ class Task:
     size: dict
     node_level: bool = False
     readout_node: bool = True
+    whole_split: bool = False
 
     def generate(self, seed: int) -> dict[str, GraphSet]:
         raise NotImplementedError
@@ -81,14 +84,9 @@ class Task:
         return per_graph_mean((pred - batch.y) ** 2, batch, self.node_level)
 
     def split_metric(self, pred: Tensor, y: Tensor) -> float:
-        """The metric of a whole split from its predictions and targets, for metrics that are no
-        mean over graphs (set `whole_split = True`); e.g. average precision."""
+        """The metric of a whole split from its predictions and targets (tasks with
+        `whole_split`), e.g. average precision."""
         raise NotImplementedError
-
-    whole_split: bool = False
-
-    def meter(self, split: str) -> Meter:
-        return Meter(self, split)
 
 
 def per_graph_mean(values: Tensor, batch, node_level: bool) -> Tensor:
