@@ -341,12 +341,9 @@ def figure(summary: pd.DataFrame, experiment: str, path: Path) -> None:
     points = published(experiment, summary)
     settings = sorted(summary["setting"].unique(), key=natural_key)
     width = 5.2 if size else max(5.2, 0.45 * summary.groupby(["model", "variant"]).ngroups + 2)
-    fig, axes = plt.subplots(
-        len(settings),
-        len(panels),
-        figsize=(width * len(panels), 4.0 * len(settings)),
-        squeeze=False,
-    )
+    shape = (len(settings), len(panels)) if len(panels) > 1 else (1, len(settings))
+    fig, axes = plt.subplots(*shape, figsize=(width * shape[1], 4.0 * shape[0]), squeeze=False)
+    axes = axes if len(panels) > 1 else axes.T  # one row of axes (its panels) per setting
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     models = sorted(set(summary["model"]) | set(points["model"]))
     model_colour = {m: colours[i % len(colours)] for i, m in enumerate(models)}
