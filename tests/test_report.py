@@ -287,3 +287,34 @@ def test_distance_sweeps_plot_the_farthest_hop(tmp_path):
     out = rep.report("ring", tmp_path, check_sweep=False)
     assert out["summary"]["sens/farthest"].tolist() == pytest.approx([1e-2, 1e-4])
     assert out["capacity"] is None and (tmp_path / "figures" / "ring.png").exists()
+
+
+def test_task_settings_get_their_own_panels_and_published_points(tmp_path, monkeypatch):
+    """Graph-transfer-like runs over two topologies: the topology is the setting (not part of
+    the series label), each setting's published points are its own."""
+    for topology, mse in (("line", 1e-3), ("ring", 1e-2)):
+        for distance in (3, 5):
+            r = result("gcn", 64, 4, 0, 0.0)
+            r |= {"task": "graph_transfer", "size/distance": distance, "metric": "mse"}
+            r |= {"score_key": "test/mse", "score": mse * distance, "test/mse": mse * distance}
+            del r["size/num_keys"], r["sens/ratio"], r["sens/selected"], r["sens/background"]
+            r["config"]["task"] = {"_target_": "x.T", "distance": distance, "topology": topology}
+            r["config_hash"] = f"{topology}{distance}"
+            path = tmp_path / "runs" / "graph_transfer" / r["config_hash"]
+            path.mkdir(parents=True)
+            (path / "result.json").write_text(json.dumps(r))
+    drawn = {}
+
+    def record(row, panels, summary, points, *args):
+        drawn[summary["setting"].iloc[0]] = (list(rep._series(summary)), points)
+
+    monkeypatch.setattr(rep, "_draw_setting", record)
+    out = rep.report("graph_transfer", tmp_path, check_sweep=False)
+    assert sorted(out["summary"]["setting"]) == ["topology=line"] * 2 + ["topology=ring"] * 2
+    assert sorted(drawn) == ["topology=line", "topology=ring"]
+    for setting, (series, points) in drawn.items():
+        assert [label for label, _ in series] == ["gcn"]
+        assert set(points["setting"]) == {setting} and set(points["model"]) >= {"gcn", "adgn"}
+        published = points[points["model"] == "gcn"].set_index("size")["value"]
+        expected = {"topology=line": 1.66e-4, "topology=ring": 4.57e-3}[setting]
+        assert published[3] == pytest.approx(expected)
