@@ -8,7 +8,6 @@ all in a few vectorised operations.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,6 +16,8 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import shortest_path
 from torch import Tensor
 from torch_geometric.data import Batch, InMemoryDataset
+
+from benchmarks.tasks.graphs import Batches
 
 
 def ranges(starts: Tensor, counts: Tensor) -> Tensor:
@@ -27,7 +28,7 @@ def ranges(starts: Tensor, counts: Tensor) -> Tensor:
 
 
 @dataclass
-class GraphList:
+class GraphList(Batches):
     """G graphs with their own node and edge counts.
 
     Args:
@@ -126,16 +127,3 @@ class GraphList:
             torch.stack([sender[dist == hop], receiver[dist == hop]])
             for hop in range(1, self.num_hops + 1)
         ]
-
-    def batches(
-        self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None
-    ) -> Iterator[Batch]:
-        """Iterate over the list in batches (the last one may be smaller)."""
-        order = (
-            torch.randperm(len(self), generator=generator) if shuffle else torch.arange(len(self))
-        )
-        for start in range(0, len(self), batch_size):
-            yield self.batch(order[start : start + batch_size])
-
-    def num_batches(self, batch_size: int) -> int:
-        return -(-len(self) // batch_size)

@@ -64,8 +64,25 @@ class Topology:
         return int(self.distances.max())
 
 
+class Batches:
+    """Iteration in batches over a graph set with `__len__` and `batch(index)`."""
+
+    def batches(
+        self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None
+    ) -> Iterator[Batch]:
+        """Iterate over the set in batches (the last one may be smaller)."""
+        order = (
+            torch.randperm(len(self), generator=generator) if shuffle else torch.arange(len(self))
+        )
+        for start in range(0, len(self), batch_size):
+            yield self.batch(order[start : start + batch_size])
+
+    def num_batches(self, batch_size: int) -> int:
+        return -(-len(self) // batch_size)
+
+
 @dataclass
-class GraphSet:
+class GraphSet(Batches):
     """G graphs on one topology.
 
     Args:
@@ -128,19 +145,6 @@ class GraphSet:
         for name, local in self.node_fields.items():
             out[name] = s["offsets"] + local[index]
         return out
-
-    def batches(
-        self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None
-    ) -> Iterator[Batch]:
-        """Iterate over the set in batches (the last one may be smaller)."""
-        order = (
-            torch.randperm(len(self), generator=generator) if shuffle else torch.arange(len(self))
-        )
-        for start in range(0, len(self), batch_size):
-            yield self.batch(order[start : start + batch_size])
-
-    def num_batches(self, batch_size: int) -> int:
-        return -(-len(self) // batch_size)
 
 
 def split_generator(seed: int, split: str) -> torch.Generator:
