@@ -56,7 +56,7 @@ METRIC_NAMES = {
 }
 HIGHER_IS_BETTER = ("acc", "ap")
 # Sizes that are a hop distance: the Jacobian panel shows the inputs that far from the readout.
-FARTHEST_HOP = {"size/depth": "r (the leaves)", "size/distance": "L (the source)"}
+FARTHEST_HOP = {"size/depth": "r (the leaves)", "size/distance": "the source"}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -150,16 +150,17 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     sensitivity figures."""
     size = size_column(runs)
     keys = ["task", "model", "variant"] + ([size] if size else [])
-    if size in FARTHEST_HOP:  # the leaves of a depth-r tree, the source at ring distance L
-        hop = runs[size].astype(int).map(lambda h: f"sens/hop_{h}")
-        if hop.isin(runs.columns).any():
-            runs = runs.assign(
-                **{
-                    "sens/farthest": [
-                        runs.at[i, c] if c in runs else np.nan for i, c in hop.items()
-                    ]
-                }
-            )
+    if size in FARTHEST_HOP:  # the leaves of a depth-r tree, a transfer task's source
+        hops = {
+            int(c.removeprefix("sens/hop_")): c for c in runs if re.fullmatch(r"sens/hop_\d+", c)
+        }
+        if hops:  # each run's farthest measured hop from its readout node
+
+            def farthest(row) -> float:
+                reached = [h for h, c in hops.items() if pd.notna(row[c])]
+                return row[hops[max(reached)]] if reached else np.nan
+
+            runs = runs.assign(**{"sens/farthest": runs.apply(farthest, axis=1)})
     extra = [
         c
         for c in (
@@ -424,7 +425,8 @@ def _draw_setting(axes, panels, summary, points, size, metric, model_colour) -> 
             ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         if size:
             ax.set_xticks(np.union1d(summary[size].to_numpy(float), points["size"].to_numpy(float)))
-        if column != "score" or metric == "mse":
+        values = np.concatenate([line.get_ydata() for line in ax.get_lines()] or [[]])
+        if (column != "score" or metric == "mse") and (np.asarray(values, float) > 0).any():
             ax.set_yscale("log")
             plain = matplotlib.ticker.LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5))
             ax.yaxis.set_major_formatter(plain)
