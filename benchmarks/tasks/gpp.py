@@ -54,8 +54,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import shortest_path
 from torch import Tensor, nn
 
-from benchmarks.errors import require
-from benchmarks.tasks.base import Task, check_positive, per_graph_mean, split_sizes
+from benchmarks.tasks.base import Task, check_choice, check_positive, per_graph_mean, split_sizes
 from benchmarks.tasks.graph_list import GraphList
 from benchmarks.tasks.graphs import split_generator
 from benchmarks.tasks.nar import FeatureEncoder
@@ -382,14 +381,8 @@ class GPP(Task):
         num_layers: int = 10,
         readout: str = "adgn",
     ):
-        require(target in TARGETS, "task.target", f"must be one of {TARGETS}, got {target!r}")
-        require(
-            readout in ("adgn", "linear"),
-            "task.readout",
-            f"must be 'adgn' or 'linear', got {readout!r}",
-        )
-        self.readout = readout
-        self.target = target
+        self.target = check_choice("task.target", target, TARGETS)
+        self.readout = check_choice("task.readout", readout, ("adgn", "linear"))
         self.node_level = target != "diameter"
         self.sizes = split_sizes(num_train, num_val, num_test)
         self.num_layers = check_positive("task.num_layers", num_layers)

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from benchmarks.errors import require
-from benchmarks.tasks.base import Task, check_positive, split_sizes
+from benchmarks.tasks.base import Task, check_choice, check_positive, split_sizes
 from benchmarks.tasks.graphs import GraphSet, Topology, undirected
 from benchmarks.tasks.nar import FeatureEncoder
 from benchmarks.tasks.readouts import PerNodeReadout
@@ -86,11 +86,7 @@ class GraphTransfer(Task):
         num_test: int = 100,
         num_layers: int | None = None,
     ):
-        require(
-            topology in TOPOLOGIES,
-            "task.topology",
-            f"must be one of {TOPOLOGIES}, got {topology!r}",
-        )
+        check_choice("task.topology", topology, TOPOLOGIES)
         require(
             isinstance(distance, int) and distance >= 2,
             "task.distance",

@@ -25,7 +25,7 @@ from torch_geometric.datasets import LRGBDataset
 from torch_geometric.transforms import AddRandomWalkPE
 
 from benchmarks.errors import ConfigError, require
-from benchmarks.tasks.base import Task, check_positive, per_graph_mean
+from benchmarks.tasks.base import Task, check_choice, check_positive, per_graph_mean
 from benchmarks.tasks.graph_list import GraphList
 from benchmarks.tasks.readouts import PooledReadout
 
@@ -142,13 +142,8 @@ class Peptides(Task):
         pe_steps: int = 20,
         num_layers: int | None = None,
     ):
-        require(name in OUTPUTS, "task.name", f"must be func or struct, got {name!r}")
-        require(
-            positional_encoding in ("none", "rwse"),
-            "task.positional_encoding",
-            f"must be none or rwse, got {positional_encoding!r}",
-        )
-        self.variant = name
+        self.variant = check_choice("task.name", name, tuple(OUTPUTS))
+        check_choice("task.positional_encoding", positional_encoding, ("none", "rwse"))
         self.kind = "multilabel" if name == "func" else "regression"
         self.whole_split = name == "func"
         self.root = Path(root)
