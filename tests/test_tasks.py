@@ -9,7 +9,7 @@ from hydra.utils import instantiate
 from benchmarks.tasks import NAR, NARR, RingTransfer, TreeNeighborsMatch
 from benchmarks.tasks.nar import HUB, KEY, QUERY, RELAY
 from benchmarks.tasks.tree_neighbors_match import LEAF, ROOT
-from tests.helpers import TASKS, compose_config
+from tests.helpers import TASKS, TINY_TASKS, compose_config
 
 
 @pytest.mark.parametrize("num_keys", [4, 16])
@@ -121,7 +121,7 @@ def test_khop_sets_are_exact_distances():
 
 @pytest.mark.parametrize("name", [t for t in TASKS if t != "peptides"])  # peptides: one split
 def test_same_seed_same_data_other_seed_other_data(name):
-    task = instantiate(compose_config([f"task={name}"]).task)
+    task = instantiate(compose_config([f"task={name}", *TINY_TASKS.get(name, [])]).task)
     if name == "tree_neighbors_match":
         task = TreeNeighborsMatch(depth=3)
     a, b, c = task.generate(7), task.generate(7), task.generate(8)
