@@ -7,6 +7,7 @@ widths the model accepts. Those are taken to be the multiples of the smallest ac
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from benchmarks.errors import ConfigError, require
@@ -22,6 +23,7 @@ def width_for_budget(count: Callable[[int], int], budget: int) -> tuple[int, int
             width the model does not accept.
         budget: the most parameters allowed.
     """
+    count = functools.cache(count)  # each width is built once (accepts, bisection, result)
     step = next((d for d in range(1, 257) if accepts(count, d)), None)
     require(step is not None, "budget", "the model accepts no width in 1..256")
     smallest = count(step)

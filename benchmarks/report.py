@@ -288,12 +288,12 @@ def to_latex(table: pd.DataFrame, text: str, label: str) -> str:
 def _series(summary: pd.DataFrame):
     """(label, rows sorted by size) per (model, variant); the label leaves out the setting,
     which titles the panel row."""
+    size = size_column(summary)
     groups = summary.groupby(["model", "variant"], sort=False)
     for model, variant in sorted(groups.groups, key=lambda k: (k[0], natural_key(k[1]))):
         rows = groups.get_group((model, variant))
         setting = set(str(rows["setting"].iloc[0]).split())
         label = " ".join([model, *(t for t in variant.split() if t not in setting)])
-        size = size_column(summary)
         yield label, rows.sort_values(size) if size else rows
 
 

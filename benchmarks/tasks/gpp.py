@@ -399,7 +399,7 @@ class GPP(Task):
                 edge_ptr=graphs.edge_ptr,
                 y=getattr(graphs, self.target)[:, None],
                 node_level=self.node_level,
-                _distances=graphs.distances,
+                pair_distances=graphs.distances,
             )
         return out
 

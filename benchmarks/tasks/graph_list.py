@@ -40,6 +40,9 @@ class GraphList(Batches):
         edge_attr: [E_total, ...] edge features, or None.
         node_level: the targets belong to nodes.
         num_hops: K; batches carry `hop_index`, the pairs at distance exactly l = 1..K.
+        pair_distances: the graphs' shortest-path lengths in the layout of `distances()`, when
+            the data source has them already (GPP computes them for its targets); else None,
+            and `distances()` computes them on first use.
 
     Batches have x, y, edge_index, edge_attr, batch, ptr and hop_index, like PyG's.
     """
@@ -52,7 +55,7 @@ class GraphList(Batches):
     edge_attr: Tensor | None = None
     node_level: bool = False
     num_hops: int = 0
-    _distances: tuple[Tensor, Tensor] | None = field(default=None, repr=False)
+    pair_distances: tuple[Tensor, Tensor] | None = field(default=None, repr=False)
 
     @classmethod
     def from_dataset(cls, dataset: InMemoryDataset, node_level: bool = False) -> GraphList:
@@ -79,7 +82,7 @@ class GraphList(Batches):
     def distances(self) -> tuple[Tensor, Tensor]:
         """Every graph's shortest-path lengths (sender -> receiver, -1 if unreachable), computed
         once: (values [sum_g n_g^2] int16, graph g's n_g x n_g block from pointer[g])."""
-        if self._distances is None:
+        if self.pair_distances is None:
             blocks = []
             for g in range(len(self)):
                 n = int(self.num_nodes[g])
@@ -89,8 +92,8 @@ class GraphList(Batches):
                 dist[np.isinf(dist)] = -1
                 blocks.append(torch.from_numpy(dist.astype(np.int16)).reshape(-1))
             pointer = torch.cat([torch.zeros(1, dtype=torch.long), (self.num_nodes**2).cumsum(0)])
-            self._distances = (torch.cat(blocks), pointer)
-        return self._distances
+            self.pair_distances = (torch.cat(blocks), pointer)
+        return self.pair_distances
 
     def batch(self, index: Tensor) -> Batch:
         """The graphs at `index` ([B] long) as one PyG Batch."""
