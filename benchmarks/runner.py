@@ -178,6 +178,9 @@ def run(cfg: DictConfig, model_name: str | None = None) -> dict | None:
                 "stopped": out.stopped,
                 "params": params,
                 "width": net.width,
+                # floats per node the model carries from layer to layer (the xLSTM family's
+                # memories); None for models without such a state
+                "state_floats": getattr(net.model, "state_floats", None),
                 "budget": cfg.budget,
                 "num_layers": num_layers,
                 "wall_time_s": time.perf_counter() - t0,
