@@ -164,6 +164,11 @@ class GLSTM(nn.Module):
         for block in self.blocks:
             block.reset_parameters()
 
+    @property
+    def state_floats(self) -> int:
+        """Floats per node of one block's memory: C, n and m, H (d_v d_k + d_k + 1)."""
+        return self.heads * (self.value_dim * self.memory_dim + self.memory_dim + 1)
+
     def choose_form(self, neighbourhoods, num_nodes: int) -> str:
         """``recurrent`` or ``parallel``: ``self.form``, or for ``auto`` the cheaper one."""
         if self.form != "auto":
