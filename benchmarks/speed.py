@@ -1,4 +1,5 @@
-"""Training-step speed and peak memory: gLSTM (parallel, recurrent, naive reference) vs baselines.
+"""Training-step speed and peak memory: gLSTM (parallel, recurrent, naive reference), graph
+sLSTM and graph LSTM vs baselines.
 
     python -m benchmarks.speed                        # all cases (about 20 minutes on 1 CPU core)
     python -m benchmarks.speed --cases nar --repeats 50 --out results/speed.json
@@ -78,6 +79,8 @@ CASES = {
             Contender("GIN", ["model=gin", "model.dim=64"]),
             Contender("GAT", ["model=gat", "model.dim=64"]),
             Contender("GGNN", ["model=ggnn", "model.dim=64"]),
+            Contender("graph sLSTM", ["model=slstm", "model.dim=64"]),
+            Contender("graph LSTM", ["model=lstm", "model.dim=64"]),
         ],
     ),
     "tree": (

@@ -25,6 +25,7 @@ from torch_geometric.nn import SimpleConv
 from baselines.fully_adjacent import fully_adjacent_edges
 from baselines.stack import NORMS, layer_edges, make_activation
 from benchmarks.errors import require
+from glstm.head_norm import HeadNorm
 
 AGGREGATIONS = ("sum", "mean")
 INPUT_NORMS = {"none": nn.Identity, **{k: v for k, v in NORMS.items() if k != "none"}}
@@ -63,7 +64,7 @@ class CellLayer(nn.Module):
         self.input_norm = INPUT_NORMS[input_norm](dim)
         self.aggregate = SimpleConv(aggr=aggr, combine_root="cat")  # [x_u ; AGG x_v]
         self.cell = cell
-        self.hidden_norm = nn.GroupNorm(heads, hidden_dim) if hidden_norm == "group" else None
+        self.hidden_norm = HeadNorm(heads, hidden_dim) if hidden_norm == "group" else nn.Identity()
         self.lin_out = nn.Linear(hidden_dim, dim)
         self.act = make_activation(act)
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
@@ -77,9 +78,7 @@ class CellLayer(nn.Module):
         """x ``[N, d]``, edges ``[2, E_l]`` (sender, receiver), the cell state -> (x', state)."""
         a = self.aggregate(self.dropout(self.input_norm(x)), edges)  # [N, 2d]
         h, state = self.cell(a, state)  # [N, D]
-        if self.hidden_norm is not None:
-            h = self.hidden_norm(h)
-        return x + self.act(self.lin_out(self.dropout(h))), state
+        return x + self.act(self.lin_out(self.dropout(self.hidden_norm(h)))), state
 
 
 class CellStack(nn.Module):

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
+from glstm.head_norm import HeadNorm
 from glstm.memory import Memory
 from glstm.sparse import Adjacency, spmm
 
@@ -114,7 +115,7 @@ class GLSTMLayer(nn.Module):
         self.lin_q = nn.Linear(2 * dim, h * dk)
         self.lin_out = nn.Linear(h * dv, dim)
         self.input_norm = _input_norm(input_norm, dim)
-        self.hidden_norm = nn.GroupNorm(h, h * dv) if hidden_norm == "group" else None
+        self.hidden_norm = HeadNorm(h, h * dv) if hidden_norm == "group" else nn.Identity()
         self.act = ACTIVATIONS[act]()
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         # widths of the fused projection's outputs (see `_fused_projection`)
@@ -181,7 +182,7 @@ class GLSTMLayer(nn.Module):
         hidden = hidden.transpose(0, 1).reshape(n, h * dv)
         if self.output_gate:
             hidden = torch.sigmoid(o_pre) * hidden
-        out = self.dropout(self._hidden_norm(hidden))
+        out = self.dropout(self.hidden_norm(hidden))
         return x + self.act(self.lin_out(out))
 
     def _fused_projection(self) -> tuple[Tensor, Tensor]:
@@ -204,17 +205,6 @@ class GLSTMLayer(nn.Module):
         weights += [w_q[:, :d] - w_q[:, d:], w_q[:, d:]]
         biases += [b_q, torch.zeros_like(b_q)]
         return torch.cat(weights), torch.cat(biases)
-
-    def _hidden_norm(self, hidden: Tensor) -> Tensor:
-        """GroupNorm, H groups, on ``[N, H * d_v]``: a layer norm per head (faster on CPU)."""
-        norm = self.hidden_norm
-        if norm is None:
-            return hidden
-        n, h = hidden.shape[0], self.heads
-        if h == 1:
-            return F.layer_norm(hidden, hidden.shape[1:], norm.weight, norm.bias, norm.eps)
-        normed = F.layer_norm(hidden.view(n, h, -1), (self.value_dim,), eps=norm.eps)
-        return torch.addcmul(norm.bias, normed.view(n, -1), norm.weight)
 
     def extra_repr(self) -> str:
         return (

@@ -49,6 +49,10 @@ class SLSTMCell(nn.Module):
         forget_gate (str): ``sigmoid`` | ``exp`` | ``none`` (f = 1). (default: sigmoid)
         output_gate (bool): use o (off: o = 1). (default: True)
         memory_mixing (bool): the recurrent R h^prev term (off: R = 0). (default: True)
+        first (bool): the cell of a first layer, which starts from no state: it has no forget
+            gate and no R (both would only ever multiply zeros). (default: False)
+
+    Only the gates in use have weights: W has one block of D rows per gate that is on.
 
     Shapes:
         - **input:** a ``[N, F]``, state ``(h, c, n, m)`` each ``[N, D]`` or ``None``.
@@ -65,15 +69,24 @@ class SLSTMCell(nn.Module):
         forget_gate: str = "sigmoid",
         output_gate: bool = True,
         memory_mixing: bool = True,
+        first: bool = False,
     ):
         super().__init__()
         self.hidden_size, self.heads, self.head_dim = hidden_size, heads, hidden_size // heads
         self.input_gate, self.forget_gate = input_gate, forget_gate
-        self.output_gate = output_gate
+        self.output_gate, self.first = output_gate, first
+        # pre-activations of the gates in use only (a switched-off gate has no weights)
+        used = {
+            "i": input_gate != "none",  # the first layer's too: its m = log i scales c and n
+            "f": forget_gate != "none" and not first,
+            "z": True,
+            "o": output_gate,
+        }
+        self.gates = [name for name, on in used.items() if on]
         # output j of gate g in head k is row (k, g, j): W's rows and R's columns line up per head
-        self.lin = nn.Linear(input_size, 4 * hidden_size)
-        shape = (heads, self.head_dim, 4 * self.head_dim)
-        self.recurrent = nn.Parameter(torch.empty(shape)) if memory_mixing else None
+        self.lin = nn.Linear(input_size, len(self.gates) * hidden_size)
+        shape = (heads, self.head_dim, len(self.gates) * self.head_dim)
+        self.recurrent = nn.Parameter(torch.empty(shape)) if memory_mixing and not first else None
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -83,42 +96,41 @@ class SLSTMCell(nn.Module):
             nn.init.uniform_(self.recurrent, -bound, bound)
 
     def forward(self, a: Tensor, state: tuple[Tensor, ...] | None = None):
+        if (state is None) != self.first:
+            raise ValueError("a first-layer sLSTM cell takes no state, any other cell needs one")
         n, heads, dh = a.shape[0], self.heads, self.head_dim
-        raw = self.lin(a).view(n, heads, 4 * dh)
-        if state is not None and self.recurrent is not None:
+        raw = self.lin(a).view(n, heads, -1)
+        if self.recurrent is not None:
             h_prev = state[0].view(n, heads, dh)
             raw = raw + torch.einsum("nkd,kde->nke", h_prev, self.recurrent)
-        i_pre, f_pre, z_pre, o_pre = raw.view(n, heads, 4, dh).unbind(2)  # each [N, H, d_h]
-        log_i = self._log_gate(self.input_gate, i_pre)
-        z = torch.tanh(z_pre)
-        if state is None:  # c = n = 0: m = log i, i = 1
-            c, nrm = z, torch.ones_like(z)
-            m = log_i.expand_as(z)
+        pre = dict(zip(self.gates, raw.view(n, heads, -1, dh).unbind(2), strict=True))
+        z = torch.tanh(pre["z"])  # [N, H, d_h]
+        log_i = self._log_gate(self.input_gate, pre.get("i"))
+        if state is None:  # c = n = 0: m = log i, so i = 1
+            c, nrm, m = z, torch.ones_like(z), log_i.expand_as(z)
         else:
             _, c_prev, n_prev, m_prev = (s.view(n, heads, dh) for s in state)
-            log_f_plus_m = self._log_gate(self.forget_gate, f_pre) + m_prev
+            log_f_plus_m = self._log_gate(self.forget_gate, pre.get("f")) + m_prev
             m = torch.maximum(log_f_plus_m, log_i)
             i, f = torch.exp(log_i - m), torch.exp(log_f_plus_m - m)
             c, nrm = f * c_prev + i * z, f * n_prev + i
         h = c / nrm
         if self.output_gate:
-            h = torch.sigmoid(o_pre) * h
+            h = torch.sigmoid(pre["o"]) * h
         h, c, nrm, m = (t.reshape(n, -1) for t in (h, c, nrm, m))
         return h, (h, c, nrm, m)
 
-    @staticmethod
-    def _log_gate(kind: str, pre: Tensor) -> Tensor:
-        if kind == "exp":
-            return pre
-        if kind == "sigmoid":
-            return F.logsigmoid(pre)
-        return pre.new_zeros(())  # gate off: log 1
+    def _log_gate(self, kind: str, pre: Tensor | None) -> Tensor:
+        if pre is None:  # gate off, or the first layer's unused one: log 1
+            return self.lin.weight.new_zeros(())
+        return pre if kind == "exp" else F.logsigmoid(pre)
 
     def extra_repr(self) -> str:
         return (
             f"hidden_size={self.hidden_size}, heads={self.heads}, "
             f"input_gate={self.input_gate!r}, forget_gate={self.forget_gate!r}, "
-            f"output_gate={self.output_gate}, memory_mixing={self.recurrent is not None}"
+            f"output_gate={self.output_gate}, memory_mixing={self.recurrent is not None}, "
+            f"first={self.first}"
         )
 
 
@@ -166,8 +178,7 @@ class GraphSLSTM(CellStack):
         super().__init__(dim, num_layers, heads=heads, **kwargs)
 
     def make_cell(self, input_size: int, first: bool) -> SLSTMCell:
-        gates = self.gates | {"memory_mixing": False} if first else self.gates  # h(prev) = 0
-        return SLSTMCell(input_size, self.hidden_dim, self.heads, **gates)
+        return SLSTMCell(input_size, self.hidden_dim, self.heads, first=first, **self.gates)
 
     @property
     def state_floats(self) -> int:

@@ -61,6 +61,7 @@ def slstm_by_hand(model: GraphSLSTM, x: torch.Tensor, gates: dict) -> torch.Tens
     forget_gate = {"sigmoid": sigmoid, "exp": math.exp, "none": lambda t: 1.0}
     i_of = input_gate[gates.get("input_gate", "exp")]
     f_of = forget_gate[gates.get("forget_gate", "sigmoid")]
+    assert "f" not in model.layers[0].cell.gates  # the first layer starts from c = n = 0
     heads, d = model.heads, model.hidden_dim
     dh = d // heads
     h = c = nrm = torch.zeros(3, d, dtype=x.dtype)
@@ -73,12 +74,15 @@ def slstm_by_hand(model: GraphSLSTM, x: torch.Tensor, gates: dict) -> torch.Tens
             for k in range(heads):
                 if cell.recurrent is not None:
                     mixed = h[u, k * dh : (k + 1) * dh] @ cell.recurrent[k]
-                    raw[k * 4 * dh : (k + 1) * 4 * dh] += mixed
+                    raw[k * len(mixed) : (k + 1) * len(mixed)] += mixed
                 for j in range(dh):
-                    i_t, f_t, z_t, o_t = (raw[k * 4 * dh + g * dh + j].item() for g in range(4))
+                    width = len(cell.gates) * dh  # rows per head: the gates in use
+                    pre = {g: raw[k * width + r * dh + j].item() for r, g in enumerate(cell.gates)}
                     unit = k * dh + j
-                    i, f = i_of(i_t), f_of(f_t)
-                    o = sigmoid(o_t) if cell.output_gate else 1.0
+                    i = i_of(pre["i"]) if "i" in pre else 1.0
+                    f = f_of(pre["f"]) if "f" in pre else 1.0
+                    o = sigmoid(pre["o"]) if "o" in pre else 1.0
+                    z_t = pre["z"]
                     c_new[u, unit] = f * c[u, unit] + i * math.tanh(z_t)
                     n_new[u, unit] = f * nrm[u, unit] + i
                     h_new[u, unit] = o * c_new[u, unit] / n_new[u, unit]
