@@ -18,6 +18,9 @@ for its laptop-sized version. The report
   `<results-dir>/figures/EXPERIMENT.png`: the selected metric against problem size with +-1 std
   bands and, where benchmarks/anchors.yaml has them, the published numbers beside ours; plus,
   where the runs carry them, the sensitivity ratio and the mean Jacobian norm;
+- adds, where the runs record the state floats per node (the xLSTM family), the memory-capacity
+  study's table and figure, `EXPERIMENT_memory.{md,csv,tex,png}`: peak stored bits per state
+  float (benchmarks/studies/memory_capacity.py);
 - compares the store with the sweep `experiment=EXPERIMENT`, reports the runs of that sweep, says
   which are missing (a partial sweep reports what it has) and leaves out stored runs made with
   other settings.
@@ -40,13 +43,21 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from benchmarks.store import config_hash, load_results  # noqa: E402
+from benchmarks.studies import memory_capacity  # noqa: E402
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 DDOF = 1  # sample standard deviation over seeds
 SEED_KEYS = ("config.seed", "config.data_seed", "config.model_seed")
 # Short names for config keys in variant labels; keys not listed use their last path component.
-SHORT = {"memory_dim": "d_k", "value_dim": "d_v", "dim": "d", "heads": "H", "num_layers": "L"}
-LABEL_ORDER = ("memory_dim", "value_dim", "heads", "dim", "num_layers", "khop")
+SHORT = {
+    "memory_dim": "d_k",
+    "value_dim": "d_v",
+    "dim": "d",
+    "hidden_dim": "D",
+    "heads": "H",
+    "num_layers": "L",
+}
+LABEL_ORDER = ("memory_dim", "value_dim", "hidden_dim", "heads", "dim", "num_layers", "khop")
 METRIC_NAMES = {
     "acc": "accuracy",
     "mse": "MSE",
@@ -635,11 +646,34 @@ def report(
     csv.to_csv(tables / f"{experiment}.csv", index=False)
     (tables / f"{experiment}.tex").write_text(to_latex(table, text, experiment))
     figure(summary, experiment, figures / f"{experiment}.png")
+    out = {"runs": runs, "summary": summary, "capacity": cap, "table": table, "notes": notes}
+    if cap is not None and memory_capacity.has_state(runs):
+        out["memory"], memory_markdown = memory_report(experiment, runs, cap, tables, figures)
+        markdown += f"\n{memory_markdown}"
 
     print(markdown)
     print("\n".join(notes))
     print(f"wrote {tables / experiment}.{{md,csv,tex}} and {figures / experiment}.png")
-    return {"runs": runs, "summary": summary, "capacity": cap, "table": table, "notes": notes}
+    return out
+
+
+def memory_report(experiment: str, runs, cap, tables: Path, figures: Path):
+    """The memory-capacity study's table and figure (benchmarks/studies/memory_capacity.py):
+    `<experiment>_memory.{md,csv,tex}` and `<experiment>_memory.png`. Returns the table and its
+    Markdown."""
+    name = f"{experiment}_memory"
+    table = memory_capacity.memory_table(runs, cap)
+    shown = memory_capacity.to_display(table)
+    text = (
+        f"{experiment}: stored bits per state float (the floats per node carried from layer to "
+        "layer); peak bits = max over N of N I(acc); s / epoch: training and evaluation time."
+    )
+    markdown = f"{to_markdown(shown)}\n\n{text}\n"
+    (tables / f"{name}.md").write_text(markdown)
+    table.to_csv(tables / f"{name}.csv", index=False)
+    (tables / f"{name}.tex").write_text(to_latex(shown, text, name))
+    memory_capacity.memory_figure(table, experiment, figures / f"{name}.png")
+    return table, markdown
 
 
 def store_parser(prog: str, doc: str, example: str) -> argparse.ArgumentParser:

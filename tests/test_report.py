@@ -318,3 +318,32 @@ def test_task_settings_get_their_own_panels_and_published_points(tmp_path, monke
         published = points[points["model"] == "gcn"].set_index("size")["value"]
         expected = {"topology=line": 1.66e-4, "topology=ring": 4.57e-3}[setting]
         assert published[3] == pytest.approx(expected)
+
+
+def test_memory_study_table_matches_hand_computation(tmp_path):
+    """Runs that record state floats get the memory study: peak bits / state floats per model and
+    variant (stored bits N I(acc), C = N classes), and seconds per epoch."""
+    accs = {  # (model, width, state floats) -> accuracy at N = 4, 8
+        ("glstm", 8, 73): [1.0, 0.5],
+        ("slstm", 16, 64): [0.75, 0.125],  # chance at N = 8: 0 bits there
+    }
+    for (model, width, floats), per_n in accs.items():
+        for n, acc in zip([4, 8], per_n, strict=True):
+            r = result(model, width, n, 0, acc) | {"state_floats": floats, "train_time_s": 5.0}
+            path = tmp_path / "runs" / "study" / r["config_hash"]
+            path.mkdir(parents=True)
+            (path / "result.json").write_text(json.dumps(r))
+    rows = rep.report("study", tmp_path, check_sweep=False)["memory"].set_index("model")
+
+    def bits(acc, n):  # N I(acc) over N classes
+        miss = (1 - acc) * math.log2((1 - acc) / (n - 1)) if acc < 1 else 0.0
+        return n * (math.log2(n) + acc * math.log2(acc) + miss)
+
+    glstm_peak = max(bits(1.0, 4), bits(0.5, 8))
+    assert rows.loc["glstm", "peak_bits"] == pytest.approx(glstm_peak)
+    assert rows.loc["glstm", "bits_per_float"] == pytest.approx(glstm_peak / 73)
+    assert rows.loc["slstm", "bits_per_float"] == pytest.approx(bits(0.75, 4) / 64)
+    assert rows.loc["slstm", "s_per_epoch"] == pytest.approx(0.5)  # 5 s over 10 epochs
+    assert "bits / float" in (tmp_path / "tables" / "study_memory.md").read_text()
+    png = tmp_path / "figures" / "study_memory.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
