@@ -21,6 +21,7 @@ from benchmarks.config import validate
 from benchmarks.errors import ConfigError, require
 from benchmarks.memory import PeakMemory
 from benchmarks.metrics.measure import measure
+from benchmarks.preemption import DeferredSignal
 from benchmarks.run_logger import make_logger, stored_run_id
 from benchmarks.store import RunDir, identity
 from benchmarks.tasks import GraphSet, Task
@@ -144,19 +145,26 @@ def run(cfg: DictConfig, model_name: str | None = None) -> dict | None:
                 run_dir.append_history(row)
                 logger.log(row, step=row["epoch"])
 
+            def on_resume(rows: list[dict]) -> None:
+                print(f"resume: {run_dir.path} from its checkpoint after epoch {len(rows)}")
+                run_dir.write_history(rows)
+
             progress = None if cfg.progress == "auto" else bool(cfg.progress)
-            out = fit(
-                net,
-                task,
-                data,
-                cfg.train,
-                device,
-                seed=cfg.model_seed,
-                on_epoch=on_epoch,
-                on_resume=run_dir.write_history,
-                checkpoint=run_dir.checkpoint,
-                progress=progress,
-            )
+            # Slurm's warning before the time limit (or pre-emption) waits for a step boundary
+            with DeferredSignal() as preemption:
+                out = fit(
+                    net,
+                    task,
+                    data,
+                    cfg.train,
+                    device,
+                    seed=cfg.model_seed,
+                    on_epoch=on_epoch,
+                    on_resume=on_resume,
+                    checkpoint=run_dir.checkpoint,
+                    interrupted=preemption.received,
+                    progress=progress,
+                )
             selected = out.selection.row
             split = "test" if cfg.train.select == "best_val" else "train"
             score_key = f"{split}/{task.score_metric}"

@@ -172,6 +172,11 @@ class Staleness:
             self.rounds += 1
 
 
+class Interrupted(Exception):
+    """`fit` stopped between two optimizer steps because `interrupted()` said so; its
+    checkpoint holds the state at that step."""
+
+
 @dataclass
 class FitResult:
     history: list[dict]
@@ -192,6 +197,7 @@ def fit(
     on_epoch: Callable[[dict], None] = lambda row: None,
     on_resume: Callable[[list[dict]], None] = lambda rows: None,
     checkpoint: Path | None = None,
+    interrupted: Callable[[], bool] = lambda: False,
     progress: bool | None = None,
 ) -> FitResult:
     """Train `net` on data["train"] with the protocol `cfg` (the `train` config group).
@@ -205,8 +211,12 @@ def fit(
 
     Resumes from `checkpoint` when that file exists and saves it after every epoch, so an
     interrupted run continues where it stopped; `on_resume` then gets the checkpoint's history
-    (rows logged after the last checkpoint are trained again). `progress=None` shows bars only
-    on a terminal.
+    (rows logged after the last checkpoint are trained again). `interrupted()` is asked before
+    every optimizer step; when it says so, fit saves a mid-epoch checkpoint and raises
+    :class:`Interrupted`. A mid-epoch checkpoint holds the shuffle state at the start of its
+    epoch and the steps already taken, so the resumed epoch replays the same batch order from
+    the next step: the result equals that of an uninterrupted run. `progress=None` shows bars
+    only on a terminal.
     """
     split = "val" if cfg.select == "best_val" else "train"
     monitor = f"{split}/{task.metric}"
@@ -222,6 +232,22 @@ def fit(
     shuffle = torch.Generator().manual_seed(seed)
     history: list[dict] = []
     start_epoch, elapsed, state = 1, 0.0, {}
+
+    def save(**progress) -> None:
+        """Write the training state and `progress` (where in the run it is) to `checkpoint`."""
+        training = {
+            "net": net.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict() if scheduler is not None else None,
+            "rng": torch.get_rng_state(),
+            "history": history,
+            "selection": selection,
+            "staleness": staleness,
+            "selected_state": selected_state,
+        }
+        torch.save(training | progress, checkpoint.with_suffix(".tmp"))
+        os.replace(checkpoint.with_suffix(".tmp"), checkpoint)
+
     if checkpoint is not None and checkpoint.exists():
         state = torch.load(checkpoint, weights_only=False)
         net.load_state_dict(state["net"])
@@ -235,6 +261,7 @@ def fit(
         selected_state = state["selected_state"]
         start_epoch = len(history) + 1 if state["stopped"] == "max_epochs" else cfg.max_epochs + 1
         on_resume(history)
+    steps_done = state.get("steps", 0)  # optimizer steps of epoch start_epoch already taken
 
     epochs = tqdm(
         range(start_epoch, cfg.max_epochs + 1),
@@ -249,13 +276,35 @@ def fit(
         t0 = time.perf_counter()
         net.train()
         meter = Meter(task, "train")
+        epoch_shuffle = shuffle.get_state()  # the batch order is drawn lazily, pass by pass
         groups = (
             group
             for _ in range(cfg.passes_per_epoch)
             for group in chunks(train.batches(cfg.batch_size, True, shuffle), cfg.accumulate)
         )
+        if steps_done:  # resuming mid-epoch: the same batch order, minus the steps taken
+            groups = itertools.islice(groups, steps_done, None)
+            vars(meter).update(state["meter"])
         quiet = epochs.disable or steps_per_epoch < 200
-        for group in tqdm(groups, total=steps_per_epoch, leave=False, desc="steps", disable=quiet):
+        groups = tqdm(
+            groups,
+            desc="steps",
+            total=steps_per_epoch,
+            initial=steps_done,
+            leave=False,
+            disable=quiet,
+        )
+        for step, group in enumerate(groups, start=steps_done):
+            if interrupted():
+                if checkpoint is not None:
+                    save(
+                        shuffle=epoch_shuffle,
+                        steps=step,
+                        meter={k: v for k, v in vars(meter).items() if k != "task"},
+                        elapsed=elapsed + time.perf_counter() - t0,
+                        stopped="max_epochs",
+                    )
+                raise Interrupted(f"stopped in epoch {epoch} after step {step}/{steps_per_epoch}")
             group_size = sum(batch.num_graphs for batch in group)  # N, the effective batch
             optimizer.zero_grad(set_to_none=True)
             for batch in group:
@@ -270,6 +319,7 @@ def fit(
             optimizer.step()
             if per_step:
                 scheduler.step()
+        steps_done = 0
         row = {"epoch": epoch, "lr": lr}  # lr: that of the epoch's last optimizer step
         row |= meter.compute()
         for name in task.splits[1:]:
@@ -301,21 +351,7 @@ def fit(
         else:
             stopped = "max_epochs"
         if checkpoint is not None:
-            state = {
-                "net": net.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                "shuffle": shuffle.get_state(),
-                "rng": torch.get_rng_state(),
-                "history": history,
-                "selection": selection,
-                "staleness": staleness,
-                "selected_state": selected_state,
-                "elapsed": elapsed,
-                "stopped": stopped,
-            }
-            torch.save(state, checkpoint.with_suffix(".tmp"))
-            os.replace(checkpoint.with_suffix(".tmp"), checkpoint)
+            save(shuffle=shuffle.get_state(), steps=0, elapsed=elapsed, stopped=stopped)
         if stopped != "max_epochs":
             break
     epochs.close()

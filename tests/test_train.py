@@ -1,9 +1,13 @@
 """The training loop (benchmarks/train.py): gradient accumulation, the per-step warm-up and cosine
-schedule, Alon & Yahav's stale-round rule, the selected epoch's weights, and resuming."""
+schedule, Alon & Yahav's stale-round rule, the selected epoch's weights, and resuming (also from
+the mid-epoch checkpoint saved on Slurm's signal)."""
 
 import math
+import os
+import signal
+import sys
 from contextlib import contextmanager
-from itertools import pairwise
+from itertools import count, pairwise
 
 import pytest
 import torch
@@ -12,6 +16,7 @@ from torch import nn
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 from torch_geometric.nn import GCNConv
 
+from benchmarks.preemption import DeferredSignal
 from benchmarks.tasks import NAR
 from benchmarks.train import Network, Selection, Staleness, evaluate, fit, make_scheduler
 from tests.helpers import CONF
@@ -240,3 +245,54 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
     assert again.epochs == resumed.epochs and again.selection.epoch == whole.selection.epoch
     for name, value in whole.selected_state.items():
         torch.testing.assert_close(again.selected_state[name], value, atol=0, rtol=0)
+
+
+def test_slurm_signal_mid_epoch_saves_a_checkpoint_that_resumes_to_the_same_weights(tmp_path):
+    """As in a submitit job: SIGUSR2 arrives halfway through an optimizer step (sent by the 43rd
+    training forward pass: epoch 3, step 6 of 8, in the epoch's second pass over the data).
+    DeferredSignal holds it until the step is done; fit saves a checkpoint before the next step;
+    submitit's handler then gets the signal and exits. The resumed run replays the epoch's batch
+    order from step 7 and ends with the weights and history of an uninterrupted run."""
+    cfg = protocol(**UNSTABLE | dict(batch_size=8, accumulate=2, passes_per_epoch=2))
+    *_, net_whole, _, whole = train(cfg)  # 64 graphs: 8 micro-batches, 4 steps per pass
+
+    handled = []
+
+    def submitit_handler(signum, frame):  # submitit's requeues the job, then does this
+        handled.append(signum)
+        sys.exit(-1)
+
+    forwards = count(1)
+
+    def signal_on_43rd_training_forward(module, args):
+        if module.training and next(forwards) == 2 * 16 + 5 * 2 + 1:
+            os.kill(os.getpid(), signal.SIGUSR2)
+
+    task, net, data = setup()
+    net.register_forward_pre_hook(signal_on_43rd_training_forward)
+    checkpoint = tmp_path / "checkpoint.pt"
+    previous = signal.signal(signal.SIGUSR2, submitit_handler)
+    try:
+        with pytest.raises(SystemExit), DeferredSignal(signal.SIGUSR2) as preemption:
+            fit(net, task, data, cfg, CPU, seed=0, checkpoint=checkpoint, progress=False,
+                interrupted=preemption.received)  # fmt: skip
+    finally:
+        signal.signal(signal.SIGUSR2, previous)
+    assert handled == [signal.SIGUSR2]
+    saved = torch.load(checkpoint, weights_only=False)
+    assert len(saved["history"]) == 2 and saved["steps"] == 6
+
+    resumed_rows = []
+    *_, net_resumed, _, resumed = train(cfg, checkpoint=checkpoint, on_resume=resumed_rows.extend)
+    assert [row["epoch"] for row in resumed_rows] == [1, 2]
+    assert without_time(resumed.history) == without_time(whole.history)
+    for p_whole, p_resumed in zip(net_whole.parameters(), net_resumed.parameters(), strict=True):
+        torch.testing.assert_close(p_resumed, p_whole, atol=0, rtol=0)
+    for name, value in whole.selected_state.items():
+        torch.testing.assert_close(resumed.selected_state[name], value, atol=0, rtol=0)
+
+
+def test_deferred_signal_changes_nothing_without_a_python_handler():
+    with DeferredSignal(signal.SIGUSR2) as preemption:
+        assert signal.getsignal(signal.SIGUSR2) == signal.SIG_DFL
+    assert preemption.handler is None and not preemption.received()
