@@ -26,8 +26,8 @@ JOBS = {
     "gcn_depth": 4 * 7 * 3,  # layers x N x seeds
     "graph_transfer": 6 * 3 * 4 * 4,  # models x topologies x distances x seeds
     "nar_capacity_quick": 3 * 4,
-    "memory_capacity": 9 * 7 * 3,  # models (3 memories x 3 state sizes) x N x seeds
-    "memory_capacity_quick": 6 * 4,
+    "memory_capacity": 9 * 7 * 2 * 3,  # models (3 memories x 3 state sizes) x N x k-hop x seeds
+    "memory_capacity_quick": 6 * 4 * 2,
     "narr_capacity_quick": 3 * 4,
     "tree_neighbors_match_quick": 5 * 2,
     "ring_transfer_quick": 2 * 4,

@@ -13,7 +13,8 @@ LSTM's h, c):
   runs; a machine-dependent figure (``python -m benchmarks.speed`` times single steps side by
   side).
 
-The figure plots peak bits and bits per float against state floats, one line per model.
+The figure plots peak bits and bits per float against state floats, one line per model and
+setting.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import matplotlib
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 
 
@@ -75,22 +76,35 @@ def to_display(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+# variant keys that set the state size: the x axis, not a line of their own
+SIZE_KEYS = ("d_k=", "d_v=", "D=", "d=", "H=")
+
+
+def line_label(model: str, variant: str) -> str:
+    """The model and the variant's other settings (e.g. "glstm khop=on")."""
+    return " ".join([model, *(t for t in variant.split() if not t.startswith(SIZE_KEYS))])
+
+
 def memory_figure(table: pd.DataFrame, experiment: str, path: Path) -> None:
-    """Peak stored bits and bits per state float against state floats (log axes), per model."""
+    """Peak stored bits and bits per state float against state floats (log axes): one line per
+    model and setting (k-hop dashed), across its state sizes."""
     fig, axes = plt.subplots(1, 2, figsize=(10.4, 4.0))
-    for model, rows in table.groupby("model", sort=True):
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colour = {m: colours[i % len(colours)] for i, m in enumerate(sorted(table["model"].unique()))}
+    labels = table.apply(lambda r: line_label(r["model"], r["variant"]), axis=1)
+    for label, rows in table.groupby(labels, sort=True):
         rows = rows.sort_values("state_floats")
+        style = dict(color=colour[rows["model"].iloc[0]], marker="o", ms=4, lw=1.5)
+        style["ls"] = "--" if "khop=on" in label else "-"
         for ax, column in zip(axes, ("peak_bits", "bits_per_float"), strict=True):
-            ax.plot(rows["state_floats"], rows[column], marker="o", ms=4, lw=1.5, label=model)
-    floats = np.sort(table["state_floats"].unique())
-    labels = {
+            ax.plot(rows["state_floats"], rows[column], label=label, **style)
+    titles = {
         "peak_bits": "peak stored bits (max over N of N I(acc))",
         "bits_per_float": "peak bits / state float",
     }
-    for ax, (column, ylabel) in zip(axes, labels.items(), strict=True):
+    for ax, (column, ylabel) in zip(axes, titles.items(), strict=True):
         ax.set_xscale("log", base=2)
-        ax.set_xticks(floats, [f"{f:,}" for f in floats])
-        ax.xaxis.set_minor_locator(plt.NullLocator())
+        ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
         ax.set_xlabel("state floats per node")
         ax.set_ylabel(ylabel)
         if (table[column] > 0).all():  # a memory at chance (0 bits) keeps a linear axis
