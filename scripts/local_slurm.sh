@@ -74,7 +74,8 @@ write_configs() {
     local host node password
     host=$(hostname -s)
     node=$(slurmd -C | head -n 1) # NodeName=<host> CPUs=.. Boards=.. ... RealMemory=..
-    password=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    password=$(sed -n 's/^StoragePass=//p' "$ETC/slurmdbd.conf" 2>/dev/null || true)
+    [[ -n $password ]] || password=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
     cat >"$ETC/slurm.conf" <<EOF
 # written by scripts/local_slurm.sh
 ClusterName=local
@@ -172,6 +173,7 @@ start_slurmd() {
 }
 
 start() {
+    [[ $(id -u) == 0 ]] || fail "start needs root (slurmd starts each job as its user)"
     mkdir -p "$DIR" "$ETC" "$RUN" "$LOG" "$DIR/state" "$DIR/spool"
     chmod 755 "$DIR" "$RUN" # munged wants its socket's directory reachable by everyone
     install_packages
