@@ -132,7 +132,6 @@ def test_job_at_its_time_limit_is_requeued_and_resumes_from_its_checkpoint(slurm
     states = slurm_command(slurm, "sacct", "-D", "-X", "-n", "-P", "-o", "State", "-j", job_id)
     requeues = states.split().count("REQUEUED")
     assert requeues >= 1, f"the run finished before its time limit: make it longer\n{log}"
-    assert states.split()[-1] == "COMPLETED"
 
     # The signal stops training between two steps of some epoch e (after the checkpoint of epoch
     # e - 1, which the mid-epoch checkpoint replaces); every requeued attempt resumes from the
