@@ -193,7 +193,9 @@ class GLSTM(nn.Module):
         neighbourhoods = layer_neighbourhoods(batch, self.num_layers, self.khop, num_nodes)
         last_block_neighbourhoods = neighbourhoods
         if self.last_layer_fa:
-            fully_adjacent = neighbourhood(fully_adjacent_edges(batch), num_nodes)
+            topology = getattr(batch, "topology_key", None)
+            key = None if topology is None else (topology, "fully_adjacent")
+            fully_adjacent = neighbourhood(fully_adjacent_edges(batch), num_nodes, key)
             last_block_neighbourhoods = [*neighbourhoods[:-1], fully_adjacent]
         memory_cls = self.memory_class(self.choose_form(last_block_neighbourhoods, num_nodes))
         memories = []

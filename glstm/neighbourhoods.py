@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import weakref
+from collections import OrderedDict
 
 from torch import Tensor
 
@@ -14,9 +15,27 @@ from glstm.sparse import Adjacency
 # disappears with its tensor and is ignored if the tensor was modified in place.
 _ADJACENCIES: dict[int, tuple[weakref.ref, int, int, Adjacency]] = {}
 
+# (topology key, edge set, device) -> Adjacency, for batches that say which topology they tile
+# (`batch.topology_key`, see benchmarks/tasks/graphs.py): a hit needs no tensor of a previous
+# step, so batches copied to an accelerator each step, or rebuilt, reuse one structure per
+# topology and device. The least recently used entries go beyond TOPOLOGY_CACHE_SIZE.
+_BY_TOPOLOGY: OrderedDict[tuple, Adjacency] = OrderedDict()
+TOPOLOGY_CACHE_SIZE = 64
 
-def neighbourhood(edge_index: Tensor, num_nodes: int) -> Adjacency:
-    """``Adjacency.with_self_loops(edge_index, num_nodes)``, cached for the tensor's lifetime."""
+
+def neighbourhood(edge_index: Tensor, num_nodes: int, topology_key=None) -> Adjacency:
+    """``Adjacency.with_self_loops(edge_index, num_nodes)``, cached per topology and device when
+    ``topology_key`` (hashable: the batch's topology and which of its edge sets) is given, else
+    for the tensor's lifetime."""
+    if topology_key is not None:
+        key = (topology_key, num_nodes, edge_index.device)
+        adj = _BY_TOPOLOGY.get(key)
+        if adj is None:
+            adj = _BY_TOPOLOGY[key] = Adjacency.with_self_loops(edge_index, num_nodes)
+            if len(_BY_TOPOLOGY) > TOPOLOGY_CACHE_SIZE:
+                _BY_TOPOLOGY.popitem(last=False)
+        _BY_TOPOLOGY.move_to_end(key)
+        return adj
     key = id(edge_index)
     hit = _ADJACENCIES.get(key)
     if hit is not None:
@@ -36,7 +55,8 @@ def layer_neighbourhoods(
 
     Without k-hop aggregation every layer uses the graph's edges; with it, layer l uses the pairs at
     shortest-path distance exactly l, ``batch.hop_index[l - 1]``. Either way each node gets exactly
-    one self-loop (self edges in the input are dropped first).
+    one self-loop (self edges in the input are dropped first). Batches with a ``topology_key``
+    get structures cached per topology and device, others per edge tensor.
 
     Args:
         batch: a PyG batch with ``edge_index`` ``[2, E]`` (row 0 = sender, row 1 = receiver)
@@ -49,8 +69,13 @@ def layer_neighbourhoods(
         ValueError: ``khop`` without ``batch.hop_index``, or with fewer than L hop sets.
     """
     num_nodes = batch.num_nodes if num_nodes is None else num_nodes
+    topology = getattr(batch, "topology_key", None)
+
+    def key(*edge_set) -> tuple | None:
+        return None if topology is None else (topology, *edge_set)
+
     if not khop:
-        return [neighbourhood(batch.edge_index, num_nodes)] * num_layers
+        return [neighbourhood(batch.edge_index, num_nodes, key("edges"))] * num_layers
     hop_index = getattr(batch, "hop_index", None)
     if hop_index is None:
         raise ValueError("khop=True needs batch.hop_index (the task's exact-distance hop sets)")
@@ -59,4 +84,7 @@ def layer_neighbourhoods(
             f"khop=True with num_layers={num_layers} needs hop sets for distances 1..{num_layers}, "
             f"but batch.hop_index has {len(hop_index)}"
         )
-    return [neighbourhood(hops, num_nodes) for hops in hop_index[:num_layers]]
+    return [
+        neighbourhood(hops, num_nodes, key("hop", hop))
+        for hop, hops in enumerate(hop_index[:num_layers], start=1)
+    ]

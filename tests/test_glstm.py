@@ -389,6 +389,36 @@ def test_neighbourhoods_are_cached_per_edge_tensor():
     assert (2, 1) in zip(rebuilt.col.tolist(), rebuilt.row.tolist(), strict=True)
 
 
+def test_neighbourhoods_are_built_once_per_topology_and_device(monkeypatch):
+    """Batches of one task and size carry the same `topology_key`: gLSTM builds its structures
+    once, even when every step's batch holds fresh tensors (as after a copy to a GPU)."""
+    from benchmarks.tasks import NAR
+    from glstm import neighbourhoods
+
+    monkeypatch.setattr(neighbourhoods, "_BY_TOPOLOGY", neighbourhoods.OrderedDict())
+    builds = []
+    build = Adjacency.with_self_loops
+    monkeypatch.setattr(
+        Adjacency, "with_self_loops", lambda *a: builds.append(a) or build(*a), raising=True
+    )
+    graphs = NAR(num_keys=4, num_train=32, num_val=8, num_test=8).generate(0)["train"]
+    graphs.num_hops = 2
+    model = GLSTM(8, 2, heads=2, memory_dim=4, khop=True)
+    outputs = []
+    for step in range(3):
+        batch = graphs.batch(torch.arange(4 * step, 4 * step + 8))
+        batch.edge_index = batch.edge_index.clone()  # a fresh tensor per step
+        batch.hop_index = [h.clone() for h in batch.hop_index]
+        outputs.append(model(torch.randn(batch.num_nodes, 8), batch))
+    assert len(builds) == 2  # the two hop sets, once
+    model(torch.randn(7 * 4, 8), graphs.batch(torch.arange(4)))  # another batch size
+    assert len(builds) == 4
+    fresh = graphs.batch(torch.arange(8))
+    del fresh.topology_key  # without a key: built from the tensors, the same structure
+    x = torch.randn(fresh.num_nodes, 8)
+    torch.testing.assert_close(model(x, fresh), model(x, graphs.batch(torch.arange(8))))
+
+
 def test_sparse_products_gradcheck():
     gen = torch.Generator().manual_seed(0)
     adj = Adjacency.with_self_loops(random_graph(6, 15, gen), 6)

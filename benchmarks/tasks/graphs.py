@@ -7,6 +7,7 @@ for any index set by offsetting the one topology, so no per-graph Python object 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -39,6 +40,14 @@ class Topology:
     num_nodes: int
     readout: int
     roles: Tensor
+
+    @cached_property
+    def key(self) -> str:
+        """A digest of the edges and the node count: equal for equal topologies, whichever
+        tensors hold them (so structures built from it can be cached on any device)."""
+        digest = hashlib.blake2b(self.edge_index.numpy().tobytes(), digest_size=12)
+        digest.update(str((tuple(self.edge_index.shape), self.num_nodes)).encode())
+        return digest.hexdigest()
 
     @cached_property
     def distances(self) -> Tensor:
@@ -128,7 +137,8 @@ class GraphSet(Batches):
 
     def batch(self, index: Tensor) -> Batch:
         """The graphs at `index` ([B] long) as one PyG Batch with `readout_index`, `hops`,
-        `roles`, `hop_index` (list of [2, E_l], l = 1..num_hops) and the node fields."""
+        `roles`, `hop_index` (list of [2, E_l], l = 1..num_hops), the node fields and
+        `topology_key` (the topology's key and B: batches with equal keys have equal edges)."""
         s = self._structure(len(index))
         x, y = self.x[index], self.y[index]
         out = Batch(
@@ -142,6 +152,7 @@ class GraphSet(Batches):
             readout_index=s["readout_index"],
         )
         out.hop_index = s["hop_index"]
+        out.topology_key = f"{self.topology.key}/{len(index)}"
         for name, local in self.node_fields.items():
             out[name] = s["offsets"] + local[index]
         return out
