@@ -1,8 +1,10 @@
 """Training-step speed and peak memory: gLSTM (parallel, recurrent, naive reference), graph
 sLSTM and graph LSTM vs baselines.
 
-    python -m benchmarks.speed                        # all cases (about 20 minutes on 1 CPU core)
+    python -m benchmarks.speed               # NAR, NAR k-hop, tree: gLSTM's forms and baselines
     python -m benchmarks.speed --cases nar --repeats 50 --out results/speed.json
+    python -m benchmarks.speed --cases tree_4 tree_8 ring_16 ring_64    # deep graphs vs GCN
+    python -m benchmarks.speed --device cuda # the same table on a GPU
 
 Each case builds every network exactly as ``run.py`` would (encoder, model, readout, from the
 Hydra configs) and times one full training step: forward, loss, backward, AdamW step. Models are
@@ -102,30 +104,63 @@ CASES["nar_khop"] = (
     CASES["nar"][1],
     [Contender(c.name, [*c.overrides, "model.khop=true"], c.naive) for c in CASES["nar"][2]],
 )
-CASES = {name: CASES[name] for name in ("nar", "nar_khop", "tree")}
+# Deep graphs: gLSTM (its `auto` form) against GCN at equal width, on Tree-NeighborsMatch as the
+# tree_neighbors_match experiment runs it (Alon & Yahav's batch per depth, depth + 1 layers) and
+# on RingTransfer as ring_transfer does (the paper's gLSTM: H = 1, d_k = 21, d = 16, k-hop;
+# batch 16, `distance` layers).
+for depth in range(4, 9):
+    CASES[f"tree_{depth}"] = (
+        f"Tree-NeighborsMatch, depth {depth}, d = 32, {depth + 1} layers (gLSTM: H = 4, d_k = 16)",
+        ["task=tree_neighbors_match", f"task.depth={depth}"],
+        [Contender("gLSTM", TREE_GLSTM), Contender("GCN", ["model=gcn", "model.dim=32"])],
+    )
+for distance in (16, 32, 64):
+    CASES[f"ring_{distance}"] = (
+        f"RingTransfer, distance {distance}, d = 16, batch 16, {distance} layers "
+        "(gLSTM: H = 1, d_k = 21, k-hop)",
+        ["task=ring_transfer", f"task.distance={distance}"],
+        [
+            Contender("gLSTM", ["model=glstm_paper/glstm_ring"]),
+            Contender("GCN", ["model=gcn", "model.dim=16"]),
+        ],
+    )
+FORMS = ("nar", "nar_khop", "tree")  # the cases that compare gLSTM's forms
 
 
 # the naive reference takes 15 s (NAR k-hop) and 45 s (tree) per step on one core
-DEFAULT_REPEATS = {"nar": 30, "nar_khop": 10, "tree": 5}
+DEFAULT_REPEATS = {"nar": 30, "nar_khop": 10, "tree": 5} | {
+    name: 5 for name in CASES if name not in FORMS
+}
 
 
 class Trainer:
     """One network, its optimiser and a training step, as run.py builds them."""
 
-    def __init__(self, task_overrides: list[str], contender: Contender):
+    def __init__(self, task_overrides: list[str], contender: Contender, device: str = "cpu"):
         with initialize_config_dir(str(CONF), version_base="1.3"):
             cfg = compose(
                 "config",
-                overrides=[*task_overrides, *contender.overrides, "logger=none", "device=cpu"],
+                overrides=[
+                    *task_overrides,
+                    *contender.overrides,
+                    "logger=none",
+                    f"device={device}",
+                ],
             )
-        self.task, self.net, num_layers, _ = prepare(cfg)
+        self.task, self.net, num_layers, self.device = prepare(cfg)
         if contender.naive:
             self.net.model.memory_class = lambda form: NaiveRecurrentMemory
         self.optimizer = torch.optim.AdamW(self.net.parameters(), lr=1e-3)
         self.data = self.task.generate(cfg.data_seed)["train"]
         self.data.num_hops = num_layers
-        self.batch = self.data.batch(torch.arange(cfg.train.batch_size))
+        size = min(cfg.train.batch_size, len(self.data))
+        self.batch = self.data.batch(torch.arange(size)).to(self.device)
         self.params = sum(p.numel() for p in self.net.parameters())
+        self.form = getattr(self.net.model, "form", None)
+        if self.form == "auto":  # the form `auto` picks for this batch
+            self.form = self.net.model.choose_form(
+                layer_neighbourhoods(self.batch, num_layers, self.net.model.khop), len(self.batch.x)
+            )
 
     def step(self) -> None:
         loss = self.task.loss(self.net(self.batch), self.batch)
@@ -134,12 +169,26 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
 
     def timed_step(self) -> float:
+        self.synchronize()
         start = time.perf_counter()
         self.step()
+        self.synchronize()
         return time.perf_counter() - start
 
+    def synchronize(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
     def peak_memory(self) -> int:
-        """Bytes: the high-water mark of allocations minus releases during one step."""
+        """Bytes: the high-water mark of allocations minus releases during one step (on a GPU,
+        torch.cuda's peak allocation during the step above what was allocated before it)."""
+        if self.device.type == "cuda":
+            self.synchronize()
+            before = torch.cuda.memory_allocated(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.step()
+            self.synchronize()
+            return torch.cuda.max_memory_allocated(self.device) - before
         with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
             self.step()
         events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
@@ -157,9 +206,9 @@ def quartiles(values: list[float]) -> tuple[float, float, float]:
     return q1, q2, q3
 
 
-def run_case(name: str, repeats: int, warmup: int) -> dict:
+def run_case(name: str, repeats: int, warmup: int, device: str = "cpu") -> dict:
     title, task_overrides, contenders = CASES[name]
-    trainers = {c.name: Trainer(task_overrides, c) for c in contenders}
+    trainers = {c.name: Trainer(task_overrides, c, device) for c in contenders}
     for trainer in trainers.values():
         for _ in range(warmup):
             trainer.step()
@@ -176,6 +225,8 @@ def run_case(name: str, repeats: int, warmup: int) -> dict:
             "iqr_ms": [1e3 * q1, 1e3 * q3],
             "peak_mb": trainer.peak_memory() / 2**20,
             "params": trainer.params,
+            "nodes": trainer.batch.num_nodes,
+            "form": trainer.form,
         }
     return {"title": title, "repeats": repeats, "rows": rows}
 
@@ -217,10 +268,14 @@ def report(results: dict) -> str:
         ]
         for key, row in rows.items():
             lo, hi = row["iqr_ms"]
+            name = f"{key} ({row['form']})" if key == "gLSTM" and row.get("form") else key
             lines.append(
-                f"| {key} | {row['median_ms']:.1f} | {lo:.1f}-{hi:.1f} | {row['peak_mb']:.1f} | "
+                f"| {name} | {row['median_ms']:.1f} | {lo:.1f}-{hi:.1f} | {row['peak_mb']:.1f} | "
                 f"{row['median_ms'] / gcn:.2f} | {row['params']:,} |"
             )
+        if "gLSTM naive" not in rows:
+            lines += ["", f"{rows['GCN']['nodes']:,} nodes per batch ({case['repeats']} reps)", ""]
+            continue
         par, naive, rec = rows["gLSTM parallel"], rows["gLSTM naive"], rows["gLSTM recurrent"]
         lines += [
             "",
@@ -245,7 +300,14 @@ def report(results: dict) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    parser.add_argument(
+        "--cases",
+        nargs="+",
+        default=list(FORMS),
+        choices=list(CASES),
+        help=f"default: {' '.join(FORMS)}; deep graphs: {' '.join(set(CASES) - set(FORMS))}",
+    )
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
     parser.add_argument(
         "--repeats",
         type=int,
@@ -263,14 +325,17 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
+    device = args.device
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        parser.error(f"--device {device}: torch sees no CUDA device")
     results = {
         "machine": {
             "torch": torch.__version__,
             "threads": torch.get_num_threads(),
-            "device": "cpu",
+            "device": torch.cuda.get_device_name(device) if device.startswith("cuda") else "cpu",
         },
         "cases": {
-            name: run_case(name, args.repeats or DEFAULT_REPEATS[name], args.warmup)
+            name: run_case(name, args.repeats or DEFAULT_REPEATS[name], args.warmup, device)
             for name in args.cases
         },
     }

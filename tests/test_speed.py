@@ -38,3 +38,57 @@ def test_tiny_case_end_to_end(monkeypatch, capsys):
     assert set(rows) == {c.name for c in contenders}
     assert all(row["median_ms"] > 0 and row["peak_mb"] > 0 for row in rows.values())
     assert "parallel vs naive" in capsys.readouterr().out
+
+
+def test_deep_case_end_to_end(monkeypatch, capsys):
+    title, _, contenders = speed.CASES["tree_4"]
+    monkeypatch.setitem(speed.CASES, "tiny", (title, ["task=tree_neighbors_match"], contenders))
+    monkeypatch.setitem(speed.DEFAULT_REPEATS, "tiny", 2)
+    results = speed.main(["--cases", "tiny", "--warmup", "0", "--no-data"])
+    rows = results["cases"]["tiny"]["rows"]
+    assert set(rows) == {"gLSTM", "GCN"} and rows["gLSTM"]["form"] in ("parallel", "recurrent")
+    assert f"| gLSTM ({rows['gLSTM']['form']}) |" in capsys.readouterr().out
+
+
+DEEP_SHAPES = [
+    ("tree_neighbors_match", f"task.depth={depth}", speed.TREE_GLSTM) for depth in (4, 6, 8)
+] + [
+    (
+        "ring_transfer",
+        f"task.distance={distance}",
+        ["model=glstm_paper/glstm_ring", "task.num_train=2"],
+    )
+    for distance in (16, 64)
+]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("task, size, model", DEEP_SHAPES, ids=lambda v: str(v))
+def test_forms_agree_on_the_deep_cases(task, size, model, dtype):
+    """gLSTM's recurrent and parallel forms, on two graphs of each deep speed case's shape with
+    its model: outputs within 1e-4 (relative to the largest entry), and in float64 the parameter
+    gradients too (in float32 their rounding over 64 layers reaches a few 1e-4)."""
+    from benchmarks.runner import prepare
+    from tests.helpers import compose_config
+
+    torch.manual_seed(0)
+    cfg = compose_config([f"task={task}", size, *model])
+    task_obj, net, num_layers, _ = prepare(cfg)
+    net = net.to(dtype)
+    data = task_obj.generate(0)["train"]
+    data.num_hops = num_layers
+    batch = data.batch(torch.arange(2))
+    if batch.x.is_floating_point():
+        batch.x = batch.x.to(dtype)
+    results = {}
+    for form in ("recurrent", "parallel"):
+        net.zero_grad()
+        net.model.form = form
+        out = net(batch)
+        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+        results[form] = [out.detach()] + [p.grad.clone() for p in net.parameters()]
+    compared = len(results["recurrent"]) if dtype == torch.float64 else 1
+    pairs = zip(results["recurrent"][:compared], results["parallel"][:compared], strict=True)
+    for recurrent, parallel in pairs:
+        atol = 1e-4 * max(1.0, recurrent.abs().max().item())
+        torch.testing.assert_close(parallel, recurrent, rtol=1e-4, atol=atol)
