@@ -99,6 +99,7 @@ class RunSchema:
     results_dir: str = MISSING
     progress: Any = "auto"  # auto (only on a terminal) | true | false
     budget: int | None = number(1)  # parameters; null: use model.dim
+    amp: str | None = None  # null (float32) | bf16
 
 
 # Keys every model shares, wherever a model has them: [low, high] (dropout: [0, 1)).
@@ -175,6 +176,7 @@ DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 def check_run_keys(cfg: DictConfig) -> None:
     """The top-level keys whose check is more than a type and a range."""
+    require(cfg.amp in (None, "bf16"), "amp", f"must be null or bf16, got {cfg.amp!r}")
     require(
         DEVICE.fullmatch(cfg.device) is not None,
         "device",

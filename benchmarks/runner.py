@@ -162,6 +162,7 @@ def run(cfg: DictConfig, model_name: str | None = None) -> dict | None:
                     on_epoch=on_epoch,
                     on_resume=on_resume,
                     checkpoint=run_dir.checkpoint,
+                    amp=cfg.amp,
                     interrupted=preemption.received,
                     progress=progress,
                 )

@@ -15,6 +15,7 @@ in eval mode. The weights of the selected epoch are kept (`FitResult.selected_st
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import os
@@ -65,16 +66,34 @@ class Network(nn.Module):
         return y[batch.readout_index] if self.readout.per_node else y
 
 
+AMP_DTYPES = {"bf16": torch.bfloat16}
+
+
+def autocast(device: torch.device, amp: str | None):
+    """The forward passes' precision: float32, or with `amp` ("bf16") torch's mixed precision
+    (matrix products in bfloat16, reductions and the loss in float32)."""
+    if amp is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=AMP_DTYPES[amp])
+
+
 @torch.no_grad()
 def evaluate(
-    net: Network, task: Task, graphs: GraphSet, split: str, batch_size: int, device
+    net: Network,
+    task: Task,
+    graphs: GraphSet,
+    split: str,
+    batch_size: int,
+    device,
+    amp: str | None = None,
 ) -> dict:
     net.eval()
     meter = Meter(task, split)
     for batch in graphs.batches(batch_size):
         batch = batch.to(device)
-        pred = net(batch)
-        meter.update(pred, batch, task.loss(pred, batch).item())
+        with autocast(device, amp):
+            pred = net(batch)
+            meter.update(pred, batch, task.loss(pred, batch))
     return meter.compute()
 
 
@@ -199,6 +218,7 @@ def fit(
     checkpoint: Path | None = None,
     interrupted: Callable[[], bool] = lambda: False,
     progress: bool | None = None,
+    amp: str | None = None,
 ) -> FitResult:
     """Train `net` on data["train"] with the protocol `cfg` (the `train` config group).
 
@@ -217,9 +237,13 @@ def fit(
     epoch and the steps already taken, so the resumed epoch replays the same batch order from
     the next step: the result equals that of an uninterrupted run. `progress=None` shows bars
     only on a terminal.
+
+    The data moves to `device` once (its batches are then built there), and a step synchronises
+    with the device only where the progress bar asks. `amp`: see :func:`autocast`.
     """
     split = "val" if cfg.select == "best_val" else "train"
     monitor = f"{split}/{task.metric}"
+    data = {name: graphs.to(device) for name, graphs in data.items()}
     train = data["train"]
     steps_per_pass = -(-train.num_batches(cfg.batch_size) // cfg.accumulate)  # optimizer steps
     steps_per_epoch = cfg.passes_per_epoch * steps_per_pass
@@ -309,10 +333,11 @@ def fit(
             optimizer.zero_grad(set_to_none=True)
             for batch in group:
                 batch = batch.to(device)
-                pred = net(batch)  # [B_i, out]
-                loss = task.loss(pred, batch)  # mean over the B_i graphs (or their nodes)
+                with autocast(device, amp):
+                    pred = net(batch)  # [B_i, out]
+                    loss = task.loss(pred, batch)  # mean over the B_i graphs (or their nodes)
                 (loss * batch.num_graphs / group_size).backward()  # grads sum to the group mean
-                meter.update(pred, batch, loss.item())
+                meter.update(pred, batch, loss)
             if cfg.grad_clip is not None:
                 nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
             lr = optimizer.param_groups[0]["lr"]
@@ -323,7 +348,7 @@ def fit(
         row = {"epoch": epoch, "lr": lr}  # lr: that of the epoch's last optimizer step
         row |= meter.compute()
         for name in task.splits[1:]:
-            row |= evaluate(net, task, data[name], name, cfg.batch_size, device)
+            row |= evaluate(net, task, data[name], name, cfg.batch_size, device, amp)
         elapsed += time.perf_counter() - t0
         row["time_s"] = elapsed
 

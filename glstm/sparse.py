@@ -319,6 +319,7 @@ def spmm(values: Tensor | None, x: Tensor, adj: Adjacency) -> Tensor:
     Returns:
         Tensor ``[H, N, F]``.
     """
+    values, x = _full_precision(values, x)
     return _SpMM.apply(values, x, adj)
 
 
@@ -335,4 +336,14 @@ def sddmm(q: Tensor, k: Tensor, adj: Adjacency) -> Tensor:
     Returns:
         Tensor ``[H, nnz]`` in entry order.
     """
+    q, k = _full_precision(q, k)
     return _SDDMM.apply(q, k, adj)
+
+
+def _full_precision(*tensors: Tensor | None) -> tuple[Tensor | None, ...]:
+    """Half-precision inputs (from mixed precision) as float32: torch's CSR kernels lack
+    bfloat16 on CPU, and the memory's sums are better kept in float32 anyway."""
+    return tuple(
+        t.float() if t is not None and t.dtype in (torch.bfloat16, torch.float16) else t
+        for t in tensors
+    )

@@ -296,3 +296,37 @@ def test_deferred_signal_changes_nothing_without_a_python_handler():
     with DeferredSignal(signal.SIGUSR2) as preemption:
         assert signal.getsignal(signal.SIGUSR2) == signal.SIG_DFL
     assert preemption.handler is None and not preemption.received()
+
+
+def test_mixed_precision_is_opt_in_and_trains():
+    """amp="bf16": the matrix products run in bfloat16 (seen inside the model), the loss and the
+    history stay float32 numbers, and training still lowers the loss; off by default."""
+    seen = []
+
+    def record(module, args, out):
+        seen.append(out.dtype)
+
+    cfg = protocol(max_epochs=3, patience=10, stop_loss=None)
+    task, net, data = setup()
+    net.model.convs[0].lin.register_forward_hook(record)
+    out = fit(net, task, data, cfg, CPU, seed=0, progress=False, amp="bf16")
+    assert set(seen) == {torch.bfloat16}
+    losses = [row["train/loss"] for row in out.history]
+    assert all(math.isfinite(v) for v in losses) and losses[-1] < losses[0]
+    seen.clear()
+    task, net, data = setup()
+    net.model.convs[0].lin.register_forward_hook(record)
+    fit(net, task, data, cfg, CPU, seed=0, progress=False)
+    assert set(seen) == {torch.float32}
+
+
+def test_graph_set_on_its_device_builds_equal_batches():
+    """A GraphSet moved to a device builds its batches there; on the CPU it is the set itself."""
+    task, _, data = setup()
+    graphs = data["train"]
+    assert graphs.to("cpu") is graphs
+    moved = graphs.to(torch.device("cpu"))
+    index = torch.tensor([3, 1, 2])
+    a, b = graphs.batch(index), moved.batch(index)
+    assert torch.equal(a.x, b.x) and torch.equal(a.edge_index, b.edge_index)
+    assert a.topology_key == b.topology_key

@@ -103,7 +103,8 @@ class Meter:
 
     `update(pred, batch, loss)` per batch; `compute()` gives the history columns
     {split}/loss (mean over graphs of the batch losses), {split}/{metric} (the mean of the
-    per-graph metric, or the task's whole-split metric) and, for MSE, {split}/log10_mse.
+    per-graph metric, or the task's whole-split metric) and, for MSE, {split}/log10_mse. The sums
+    stay on the batches' device (float64) until `compute`, so a step never waits for the device.
     """
 
     def __init__(self, task: Task, split: str):
@@ -113,22 +114,23 @@ class Meter:
         self.preds: list[Tensor] = []
         self.targets: list[Tensor] = []
 
-    def update(self, pred: Tensor, batch, loss: float) -> None:
+    def update(self, pred: Tensor, batch, loss: Tensor) -> None:
         pred = pred.detach()
-        self.loss_sum += loss * batch.num_graphs
+        self.loss_sum = self.loss_sum + loss.detach().double() * batch.num_graphs
         self.count += batch.num_graphs
         if self.task.whole_split:
-            self.preds.append(pred.cpu())
-            self.targets.append(batch.y.cpu())
+            self.preds.append(pred)
+            self.targets.append(batch.y)
         else:
-            self.score_sum += self.task.scores(pred, batch).sum().item()
+            self.score_sum = self.score_sum + self.task.scores(pred, batch).double().sum()
 
     def compute(self) -> dict[str, float]:
         if self.task.whole_split:
-            value = self.task.split_metric(torch.cat(self.preds), torch.cat(self.targets))
+            preds, targets = torch.cat(self.preds).cpu(), torch.cat(self.targets).cpu()
+            value = self.task.split_metric(preds.float(), targets)
         else:
-            value = self.score_sum / self.count
-        out = {f"{self.split}/loss": self.loss_sum / self.count}
+            value = float(self.score_sum) / self.count
+        out = {f"{self.split}/loss": float(self.loss_sum) / self.count}
         out[f"{self.split}/{self.task.metric}"] = value
         if self.task.metric == "mse":
             out[f"{self.split}/log10_mse"] = math.log10(max(value, 1e-30))

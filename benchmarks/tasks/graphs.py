@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -89,6 +89,10 @@ class Batches:
     def num_batches(self, batch_size: int) -> int:
         return -(-len(self) // batch_size)
 
+    def to(self, device: torch.device | str) -> Batches:
+        """The set with its batches built on `device` (here: each batch is moved by the loop)."""
+        return self
+
 
 @dataclass
 class GraphSet(Batches):
@@ -109,10 +113,26 @@ class GraphSet(Batches):
     node_fields: dict[str, Tensor] = field(default_factory=dict)
     num_hops: int = 0
     node_level: bool = False
+    device: torch.device = field(default=torch.device("cpu"), repr=False)
     _cache: dict = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return self.x.shape[0]
+
+    def to(self, device: torch.device | str) -> GraphSet:
+        """The same graphs with features, labels and batch structures on `device`, so that
+        every batch is built there (one copy of the data instead of one per step)."""
+        device = torch.device(device)
+        if device == self.device:
+            return self
+        return replace(
+            self,
+            x=self.x.to(device),
+            y=self.y.to(device),
+            node_fields={k: v.to(device) for k, v in self.node_fields.items()},
+            device=device,
+            _cache={},
+        )
 
     def _structure(self, size: int) -> dict:
         """Batch-size-dependent tensors, identical for every batch of that size."""
@@ -133,6 +153,11 @@ class GraphSet(Batches):
                 readout_index=offsets + topo.readout,
                 offsets=offsets,
             )
+            if self.device.type != "cpu":
+                self._cache[size] = {
+                    k: [t.to(self.device) for t in v] if isinstance(v, list) else v.to(self.device)
+                    for k, v in self._cache[size].items()
+                }
         return self._cache[size]
 
     def batch(self, index: Tensor) -> Batch:
@@ -140,6 +165,7 @@ class GraphSet(Batches):
         `roles`, `hop_index` (list of [2, E_l], l = 1..num_hops), the node fields and
         `topology_key` (the topology's key and B: batches with equal keys have equal edges)."""
         s = self._structure(len(index))
+        index = index.to(self.device)
         x, y = self.x[index], self.y[index]
         out = Batch(
             x=x.reshape(-1, *x.shape[2:]),
