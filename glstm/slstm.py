@@ -96,11 +96,11 @@ class SLSTMCell(nn.Module):
             nn.init.uniform_(self.recurrent, -bound, bound)
 
     def forward(self, a: Tensor, state: tuple[Tensor, ...] | None = None):
-        if (state is None) != self.first:
-            raise ValueError("a first-layer sLSTM cell takes no state, any other cell needs one")
+        if self.first and state is not None:
+            raise ValueError("a first-layer sLSTM cell (no forget gate, no R) takes no state")
         n, heads, dh = a.shape[0], self.heads, self.head_dim
         raw = self.lin(a).view(n, heads, -1)
-        if self.recurrent is not None:
+        if self.recurrent is not None and state is not None:
             h_prev = state[0].view(n, heads, dh)
             raw = raw + torch.einsum("nkd,kde->nke", h_prev, self.recurrent)
         pre = dict(zip(self.gates, raw.view(n, heads, -1, dh).unbind(2), strict=True))

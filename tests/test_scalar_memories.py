@@ -142,6 +142,22 @@ def test_lstm_matches_hand_computation():
         )
 
 
+@pytest.mark.parametrize("cls", [GraphSLSTM, GraphLSTM])
+def test_shared_weights_are_one_layer_run_l_times(cls):
+    """share_weights: one cell and read-out for all layers (the first application starts from no
+    state); the output equals running that one layer L times by hand."""
+    torch.manual_seed(0)
+    model = cls(4, 3, share_weights=True, hidden_dim=4).double()
+    single = cls(4, 3, hidden_dim=4).double()
+    assert sum(p.numel() for p in model.parameters()) < sum(p.numel() for p in single.parameters())
+    batch = path_batch(4)
+    x, state = batch.x, None
+    layer = model.layers[0]
+    for _ in range(3):
+        x, state = layer(x, PATH, state)
+    torch.testing.assert_close(model(batch.x, batch), x)
+
+
 def test_mean_aggregation_divides_by_the_in_degree():
     """With aggr=mean the cell input is [x_u; mean of the senders]: node 1 of the path has two."""
     torch.manual_seed(0)
