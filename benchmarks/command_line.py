@@ -3,8 +3,9 @@
 Hydra reports a misspelled option or key as a multi-line message with exit status 1, and a sweep
 only finds a bad value when it reaches that job. Here, before anything runs: every config-group
 option named on the command line or in the experiment's sweep (`model=...`, `experiment=...`,
-`task=...`) must be a file of that group, and the sweep's first job must compose and pass the
-schema (benchmarks/config.py).
+`task=...`) must be a file of that group, in conf/ or in a directory that
+`hydra.searchpath=[file://DIR]` adds (a user's own configs, README "Your own model"), and the
+sweep's first job must compose and pass the schema (benchmarks/config.py).
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def check_overrides(overrides: list[str]) -> None:
         parsed = parser.parse_overrides(overrides)
     except Exception as err:  # noqa: BLE001 - Hydra's grammar errors
         raise ConfigError(f"command line: {first_line(err)}") from None
-    check_options(parsed)
+    dirs = config_dirs(parsed)
+    check_options(parsed, dirs)
     first_job = [first_value(o) for o in parsed]
     with initialize_config_dir(str(CONF), version_base="1.3"):
         try:
@@ -54,15 +56,30 @@ def check_overrides(overrides: list[str]) -> None:
             raise ConfigError(composition_message(err)) from None
     params = cfg.hydra.sweeper.get("params")
     params = OmegaConf.to_container(params) if params else {}
-    check_options(parser.parse_overrides([f"{k}={v}" for k, v in params.items()]))
+    check_options(parser.parse_overrides([f"{k}={v}" for k, v in params.items()]), dirs)
     validate(cfg)
 
 
-def check_options(overrides) -> None:
-    """Every value of a config-group override names a file in that group (conf/<group>/)."""
+def config_dirs(overrides) -> list[Path]:
+    """conf/ and, after it, the directories that a `hydra.searchpath=[file://DIR, ...]` override
+    adds (Hydra resolves a relative DIR against the working directory, as Path does)."""
+    dirs = [CONF]
+    for override in overrides:
+        if override.key_or_group == "hydra.searchpath" and not override.is_delete():
+            value = override.value()
+            for entry in value if isinstance(value, list) else [value]:
+                if isinstance(entry, str) and entry.startswith("file://"):
+                    dirs.append(Path(entry.removeprefix("file://")))
+    return dirs
+
+
+def check_options(overrides, dirs: list[Path] = (CONF,)) -> None:
+    """Every value of a config-group override names a file in that group (`<dir>/<group>/` for
+    one of `dirs`)."""
     for override in overrides:
         group = override.key_or_group
-        if override.is_delete() or group.startswith("hydra") or not (CONF / group).is_dir():
+        group_dirs = [d / group for d in dirs if (d / group).is_dir()]
+        if override.is_delete() or group.startswith("hydra") or not group_dirs:
             continue
         values = (
             list(override.sweep_string_iterator())
@@ -72,14 +89,19 @@ def check_options(overrides) -> None:
         for value in values:
             if value is None or value == "null":
                 continue
-            if not (CONF / group / f"{value}.yaml").is_file():
+            if not any((d / f"{value}.yaml").is_file() for d in group_dirs):
                 options = sorted(
-                    str(p.relative_to(CONF / group).with_suffix(""))
-                    for p in (CONF / group).rglob("*.yaml")
+                    {
+                        str(p.relative_to(d).with_suffix(""))
+                        for d in group_dirs
+                        for p in d.rglob("*.yaml")
+                    }
+                )
+                places = " or ".join(
+                    f"{'conf' if d.parent == CONF else d.parent}/{group}/" for d in group_dirs
                 )
                 raise ConfigError(
-                    f"{group}={value}: no such option in conf/{group}/ "
-                    f"(options: {', '.join(options)})"
+                    f"{group}={value}: no such option in {places} (options: {', '.join(options)})"
                 )
 
 
