@@ -7,9 +7,10 @@ experiments' directories) and builds one table:
 
 - **columns: task instances.** A task instance is a task, its problem size (`size/*`) and the task
   settings that vary between the task's runs in the store: every `config.task.*` key with more
-  than one value among them, e.g. "nar N=16 num_train=8000", "tree_neighbors_match depth=4",
-  "graph_transfer ring d=5", "gpp diameter readout=adgn". Runs in one column ran the same data
-  generator with the same settings; text settings show their value, others `key=value`.
+  than one value among them (but a data path, `root`), e.g. "nar train=8000 val=1000 test=1000
+  N=16", "tree_neighbors_match depth=4", "graph_transfer ring d=5", "gpp diameter readout=adgn".
+  Runs in one column ran the same data generator with the same settings. Topology, target and
+  dataset name show their value alone, the other settings `key=value`.
 - **rows: models.** A model is its name and its model config choice ("gcn (alon_yahav/gcn)"; the
   name alone for runs made outside Hydra), plus the `config.model.*` keys that take more than one
   value among one config's runs in one column (e.g. a sweep over `model.khop` gives the rows
