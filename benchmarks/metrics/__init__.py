@@ -1,8 +1,10 @@
-"""Over-squashing measurements (SPEC.md section 5): capacity in bits and Jacobian sensitivity.
+"""Over-squashing measurements (SPEC.md section 5): capacity in bits, Jacobian sensitivity, range.
 
 - :mod:`benchmarks.metrics.capacity`: I(a), stored bits, capacity threshold, peak stored bits.
 - :mod:`benchmarks.metrics.sensitivity`: batched readout Jacobians, their per-node L1 norms, the
   selected / background ratio and the second-order mixing (NAR).
+- :mod:`benchmarks.metrics.influence`: total influence per hop and the range (influence-weighted
+  mean hop distance) per graph.
 - :mod:`benchmarks.metrics.measure`: what the runner records per run (``sens/*``, ``cap/*``).
 """
 
@@ -13,6 +15,7 @@ from benchmarks.metrics.capacity import (
     peak_stored_bits,
     stored_bits,
 )
+from benchmarks.metrics.influence import hop_influence, influence_range, range_summary
 from benchmarks.metrics.sensitivity import (
     Sensitivity,
     jacobian_norms,
@@ -26,12 +29,15 @@ __all__ = [
     "Sensitivity",
     "capacity_table",
     "capacity_threshold",
+    "hop_influence",
+    "influence_range",
     "information_bits",
     "jacobian_norms",
     "measure_sensitivity",
     "mixing_statistics",
     "pairwise_ratio",
     "peak_stored_bits",
+    "range_summary",
     "readout_jacobian",
     "stored_bits",
 ]

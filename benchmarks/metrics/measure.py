@@ -12,11 +12,14 @@
   split (the last split if there is no test split): w.r.t. the encoded input, or the raw features
   for NARR; ``sens/ratio`` is the public notebook's selected / background estimator (the mean of
   per-pair ratios) and ``sens/ratio_of_means`` the ratio of the two means; with
-  ``sensitivity.mixing`` (NAR), ``sens/mixing_{max,mean,fro}_{selected,background}``.
+  ``sensitivity.mixing`` (NAR), ``sens/mixing_{max,mean,fro}_{selected,background}``;
+  ``sens/range`` (and ``sens/range_std``) the range, the influence-weighted mean hop distance
+  (:mod:`benchmarks.metrics.influence`), averaged over the measured graphs.
 
-It also writes ``sensitivity_nodes.csv`` and ``sensitivity_hops.csv`` next to result.json, logs
-both tables and a line plot of mean sensitivity against hop distance to the run logger (W&B), and
-prints a two-line summary.
+It also writes ``sensitivity_nodes.csv``, ``sensitivity_hops.csv`` and ``sensitivity_graphs.csv``
+(per graph: its range and total influence per hop) next to result.json, logs the tables and a
+line plot of mean sensitivity against hop distance to the run logger (W&B), and prints a two-line
+summary.
 """
 
 from __future__ import annotations
@@ -85,8 +88,10 @@ def measure(
         if out_dir is not None:
             sens.nodes.to_csv(Path(out_dir) / "sensitivity_nodes.csv", index=False)
             sens.hops.to_csv(Path(out_dir) / "sensitivity_hops.csv", index=False)
+            sens.graphs.to_csv(Path(out_dir) / "sensitivity_graphs.csv", index=False)
         logger.table("sensitivity/nodes", sens.nodes)
         logger.table("sensitivity/hops", sens.hops)
+        logger.table("sensitivity/graphs", sens.graphs)
         logger.line_plot(
             "sensitivity/by_hop", sens.hops, "hop", "sens", title="mean |d out / d x_u|_1 by hop"
         )
@@ -101,6 +106,7 @@ def describe(out: dict, sens: Sensitivity | None, split: str) -> list[str]:
     if sens is not None:
         hops = "  ".join(f"{r.hop}: {r.sens:.3g}" for r in sens.hops.itertuples())
         line = f"sensitivity ({out['sens/num_graphs']} {split} graphs), mean |J| by hop {hops}"
+        line += f"; range {out['sens/range']:.3g} hops"
         if "sens/ratio" in out:
             line += (
                 f"; selected/background {out['sens/ratio']:.3g} "

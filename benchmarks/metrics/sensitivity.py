@@ -50,6 +50,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from benchmarks.metrics.influence import range_summary
 from benchmarks.tasks import GraphSet, Task
 from benchmarks.tasks.nar import KEY, NARR, QUERY, KeyValueEncoder
 
@@ -324,11 +325,14 @@ class Sensitivity:
         nodes: one row per measured node: graph, node, role, hop, selected, sens, sens_<part>,
             mixing_max, mixing_mean, mixing_fro.
         hops: one row per hop distance: hop, sens (mean), std, count.
+        graphs: one row per measured graph: graph, range, influence, influence_hop_<h>
+            (:func:`benchmarks.metrics.influence.range_summary`).
     """
 
     summary: dict = field(default_factory=dict)
     nodes: pd.DataFrame = field(default_factory=pd.DataFrame)
     hops: pd.DataFrame = field(default_factory=pd.DataFrame)
+    graphs: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def measure_sensitivity(
@@ -347,6 +351,8 @@ def measure_sensitivity(
         - ``sens/num_graphs``; ``sens/score``: the task metric of `net` on those graphs;
         - ``sens/hop_<h>`` mean |J_u|_1 over nodes at hop distance h from the readout node, and
           ``sens/count_hop_<h>`` their number (``hop_unreachable`` for nodes that cannot reach it);
+        - ``sens/range``, ``sens/range_std``: the mean and std over the graphs of the range
+          rho_g = sum_v hop(v) |J_v|_1 / sum_v |J_v|_1 (:mod:`benchmarks.metrics.influence`);
         - tasks with a queried key node (NAR, NARR): ``sens/selected`` (mean over the queried key
           nodes), ``sens/background`` (mean over the other key nodes), ``sens/ratio`` (the
           notebook's estimator, :func:`pairwise_ratio`) and ``sens/ratio_of_means`` = selected /
@@ -409,9 +415,11 @@ def measure_sensitivity(
     if (nodes.hop < 0).any():
         summary["sens/hop_unreachable"] = float(nodes.sens[nodes.hop < 0].mean())
         summary["sens/count_hop_unreachable"] = int((nodes.hop < 0).sum())
+    reach_summary, per_graph = range_summary(nodes)
+    summary |= reach_summary
     if has_selected:
         summary |= _selected_vs_background(nodes[nodes.role == KEY], parts, mixing)
-    return Sensitivity(summary, nodes, hops)
+    return Sensitivity(summary, nodes, hops, per_graph)
 
 
 def _selected_vs_background(keys: pd.DataFrame, parts: dict, mixing: bool) -> dict:
