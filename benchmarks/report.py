@@ -177,6 +177,7 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
         for c in (
             "sens/ratio",
             "sens/farthest",
+            "sens/range",
             "sens/selected",
             "sens/background",
             "sens/hop_1",
