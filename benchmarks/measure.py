@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 import yaml
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from benchmarks.errors import ConfigError, require
 from benchmarks.metrics.measure import measure
@@ -30,13 +30,23 @@ from benchmarks.runner import generate_data, prepare
 from benchmarks.store import RunDir
 
 MEASURED_PREFIXES = ("sens/", "cap/")
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+def options_added_since(stored: DictConfig) -> dict:
+    """The top-level options that are off (null) by default in conf/config.yaml and that a
+    stored run's config lacks: options added after the run was stored (e.g. `budget`), off for
+    it. The store's hash leaves null top-level keys out, so the run keeps its hash with them."""
+    defaults = OmegaConf.load(CONF / "config.yaml")
+    return {k: None for k, v in defaults.items() if v is None and k not in stored}
 
 
 def remeasure(run_path: Path, overrides: list[str] = ()) -> dict:
     """Measure the stored run at `run_path` again with `overrides`; returns the new result."""
     require((run_path / "result.json").is_file(), "RUN_DIR", f"{run_path} has no result.json")
     require((run_path / "model.pt").is_file(), "RUN_DIR", f"{run_path} has no model.pt")
-    cfg = OmegaConf.load(run_path / "config.yaml")
+    stored = OmegaConf.load(run_path / "config.yaml")
+    cfg = OmegaConf.merge(options_added_since(stored), stored)
     for override in overrides:
         key, sep, value = override.partition("=")
         require(

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from omegaconf import OmegaConf
 from torch import nn
 from torch_geometric.data import Data
 from torch_geometric.nn import SimpleConv
@@ -178,3 +179,20 @@ def test_run_and_remeasure_record_the_range(tiny):
     again = remeasure(path, ["sensitivity.num_graphs=4"])
     assert len(pd.read_csv(path / "sensitivity_graphs.csv")) == 4
     assert json.loads((path / "result.json").read_text())["sens/range"] == again["sens/range"]
+
+
+def test_remeasure_a_run_stored_before_top_level_options_were_added(tiny):
+    """A run stored before `budget` and `amp` existed (its config.yaml lacks them) is re-measured
+    with them off: null top-level keys do not enter the hash, so its directory still matches."""
+    cfg = tiny("ring_transfer", "sensitivity.num_graphs=2")
+    run(cfg)
+    path = next(
+        p for p in (Path(cfg.results_dir) / "runs" / cfg.experiment_name).iterdir() if p.is_dir()
+    )
+    stored = OmegaConf.load(path / "config.yaml")
+    assert stored.budget is None and stored.amp is None
+    OmegaConf.save(
+        OmegaConf.masked_copy(stored, [k for k in stored if k not in ("budget", "amp")]),
+        path / "config.yaml",
+    )
+    assert "sens/range" in remeasure(path)
