@@ -1,0 +1,113 @@
+"""FoSR and SDRF rewiring on hand-checked small graphs."""
+
+import networkx as nx
+import pytest
+import torch
+from torch_geometric.data import Data
+from torch_geometric.utils import from_networkx, to_networkx
+
+from baselines.rewiring import SDRF, FoSR, balanced_forman_curvature
+
+
+def edge_set(edge_index):
+    return {tuple(pair) for pair in edge_index.T.tolist()}
+
+
+def assert_simple_undirected(edge_index):
+    pairs = edge_index.T.tolist()
+    assert len(pairs) == len(set(map(tuple, pairs))), "duplicate edges"
+    assert all(i != j for i, j in pairs), "self-loops"
+    assert edge_set(edge_index) == edge_set(edge_index.flip(0)), "not undirected"
+
+
+def path(n):
+    return torch.stack([torch.arange(n - 1), torch.arange(1, n)])
+
+
+def as_networkx(edge_index, num_nodes):
+    return to_networkx(Data(edge_index=edge_index, num_nodes=num_nodes), to_undirected=True)
+
+
+def test_fosr_joins_the_ends_of_a_path_first():
+    # Path 0-1-2-3-4: x is antisymmetric with |x_0| = |x_4| largest, and the ends have the
+    # smallest degree, so x_0 x_4 / sqrt(2 * 2) is the most negative score.
+    out = FoSR(1, seed=0).rewire(path(5), 5)
+    assert edge_set(out) - edge_set(path(5)) - edge_set(path(5).flip(0)) == {(0, 4), (4, 0)}
+
+
+def test_fosr_raises_algebraic_connectivity_and_keeps_a_simple_graph():
+    out = FoSR(4, seed=0).rewire(path(12), 12)
+    assert_simple_undirected(out)
+    assert out.shape[1] == 2 * (11 + 4)
+    before = nx.algebraic_connectivity(nx.path_graph(12), method="tracemin_lu", seed=0)
+    after = nx.algebraic_connectivity(as_networkx(out, 12), method="tracemin_lu", seed=0)
+    assert after > before
+
+
+def test_fosr_first_edge_on_a_barbell_crosses_the_bridge():
+    graph = nx.barbell_graph(5, 2)  # cliques 0-4 and 7-11, path 4-5-6-7
+    out = FoSR(1, seed=0).rewire(from_networkx(graph).edge_index, graph.number_of_nodes())
+    (i, j), *_ = sorted(edge_set(out) - set(graph.edges) - {(b, a) for a, b in graph.edges})
+    assert (i <= 5) != (j <= 5)
+
+
+def test_fosr_transform_and_determinism():
+    data = Data(edge_index=path(30), num_nodes=30)
+    first = FoSR(5, seed=3)(data.clone()).edge_index
+    assert torch.equal(first, FoSR(5, seed=3)(data.clone()).edge_index)
+    with pytest.raises(ValueError, match="edge_attr"):
+        FoSR(1)(Data(edge_index=path(3), edge_attr=torch.ones(2, 1), num_nodes=3))
+
+
+def test_fosr_stops_on_a_complete_graph():
+    complete = from_networkx(nx.complete_graph(4)).edge_index
+    assert edge_set(FoSR(3, seed=0).rewire(complete, 4)) == edge_set(complete)
+
+
+@pytest.mark.parametrize(
+    "graph, expected",
+    [
+        (nx.cycle_graph(4), 1.0),  # 2/2 + 2/2 - 2 + (1 + 1) / (gamma_max 1 * 2)
+        (nx.complete_graph(3), 1.5),  # 1 + 1 - 2 + 2 * 1/2 + 1/2
+        (nx.complete_graph(4), 4 / 3),
+        (nx.cycle_graph(5), 0.0),
+        (nx.star_graph(3), 0.0),  # a leaf end: min degree 1
+    ],
+)
+def test_balanced_forman_curvature_hand_values(graph, expected):
+    adjacency = torch.tensor(nx.to_numpy_array(graph))
+    curvature = balanced_forman_curvature(adjacency, torch.tensor([0]), torch.tensor([1]))
+    assert curvature.item() == pytest.approx(expected)
+    batched = balanced_forman_curvature(adjacency[None], torch.tensor([0]), torch.tensor([1]))
+    assert batched.item() == pytest.approx(expected)
+
+
+def test_curvature_of_a_barbell_bridge():
+    # Two K4 joined by edge 3-4: degrees 4 and 4, no triangles or 4-cycles: 2/4 + 2/4 - 2.
+    adjacency = torch.tensor(nx.to_numpy_array(nx.barbell_graph(4, 0)))
+    assert balanced_forman_curvature(adjacency, torch.tensor([3]), torch.tensor([4])).item() == -1
+
+
+def test_sdrf_adds_an_edge_across_the_barbell_bridge_first():
+    graph = nx.barbell_graph(4, 0)  # cliques 0-3 and 4-7, bridge 3-4
+    edge_index = from_networkx(graph).edge_index
+    out = SDRF(1, tau=1.0, seed=0).rewire(edge_index, 8)
+    assert_simple_undirected(out)
+    added = edge_set(out) - edge_set(edge_index)
+    assert len(added) == 2
+    i, j = min(added)
+    assert i <= 3 < j
+
+
+def test_sdrf_removes_edges_above_c_plus_and_is_deterministic_per_seed():
+    graph = nx.barbell_graph(5, 1)
+    edge_index = from_networkx(graph).edge_index
+    kept = SDRF(1, tau=1.0, c_plus=1.0, seed=0).rewire(edge_index, graph.number_of_nodes())
+    assert_simple_undirected(kept)
+    assert kept.shape[1] == edge_index.shape[1]  # one edge added, one clique edge removed
+    tree = from_networkx(nx.random_labeled_tree(40, seed=1)).edge_index
+    runs = {
+        seed: [SDRF(10, tau=0.1, seed=seed).rewire(tree, 40) for _ in range(2)] for seed in range(4)
+    }
+    assert all(torch.equal(*pair) for pair in runs.values())
+    assert len({tuple(map(tuple, runs[s][0].T.tolist())) for s in runs}) > 1
