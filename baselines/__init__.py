@@ -1,6 +1,7 @@
 """Baseline GNNs over PyG's convolution layers; each `forward(x [N, d], batch) -> [N, d]`."""
 
 from baselines.adgn import ADGN
+from baselines.drew import DRewGCN
 from baselines.fully_adjacent import fully_adjacent_edges
 from baselines.gat import GAT, GATv2
 from baselines.gatedgcn import GatedGCN, GatedGCNLayer
@@ -22,6 +23,7 @@ __all__ = [
     "GIN",
     "GINE",
     "ConvStack",
+    "DRewGCN",
     "GatedGCN",
     "GatedGCNLayer",
     "GraphSAGE",

@@ -35,6 +35,10 @@ def test_model_trains_one_step_on_task(task, model):
 # checks that); the neighbour gate has the plain L-hop receptive field.
 RECEPTIVE_FIELD_OVERRIDES = {"glstm": ["model.input_gate=neighbour"]}
 
+# DRew has no k-hop option (it rewires by itself): its delay-free form nu = null is the one that
+# reaches 1 + 2 + ... + L hops, and its default delay nu = 1 reaches L hops (baselines/drew.py).
+KHOP_EQUIVALENT = {"drew": ["model.nu=null"]}
+
 
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize(
@@ -46,7 +50,7 @@ def test_output_depends_only_on_receptive_field(model, task, layers, khop):
     With k-hop, layer l reaches l hops at once, so L layers reach 1 + 2 + ... + L hops."""
     overrides = [
         f"model.num_layers={layers}",
-        f"model.khop={khop}",
+        *(KHOP_EQUIVALENT[model] if khop and model in KHOP_EQUIVALENT else [f"model.khop={khop}"]),
         *RECEPTIVE_FIELD_OVERRIDES.get(model, []),
     ]
     _, net, _, data = network(task, model, *overrides)
