@@ -7,6 +7,7 @@ from torch_geometric.data import Data
 from torch_geometric.utils import from_networkx, to_networkx
 
 from baselines.rewiring import SDRF, FoSR, balanced_forman_curvature
+from baselines.rewiring.fosr import _best_non_edge, _EdgeKeys
 
 
 def edge_set(edge_index):
@@ -111,3 +112,20 @@ def test_sdrf_removes_edges_above_c_plus_and_is_deterministic_per_seed():
     }
     assert all(torch.equal(*pair) for pair in runs.values())
     assert len({tuple(map(tuple, runs[s][0].T.tolist())) for s in runs}) > 1
+
+
+def test_fosr_choice_matches_brute_force_over_all_non_edges():
+    num_nodes = 60
+    graph = nx.gnp_random_graph(num_nodes, 0.3, seed=0)
+    edge_index = from_networkx(graph).edge_index
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        y = torch.randn(num_nodes, generator=generator, dtype=torch.float64)
+        products = y[:, None] * y[None, :]
+        adjacency = torch.eye(num_nodes, dtype=torch.bool)
+        adjacency[edge_index[0], edge_index[1]] = True
+        expected = products.masked_fill(adjacency, float("inf")).min()
+        keys = _EdgeKeys(edge_index[0] * num_nodes + edge_index[1])
+        i, j = _best_non_edge(y, keys, num_nodes)
+        assert not adjacency[i, j]
+        assert products[i, j] == expected

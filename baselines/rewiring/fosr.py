@@ -62,17 +62,15 @@ class FoSR(BaseTransform):
         generator = torch.Generator().manual_seed(self.seed) if self.seed is not None else None
         x = torch.rand(num_nodes, generator=generator, dtype=torch.float64) - 0.5
         x = _power_step(x, src, dst, degree, steps=self.initial_power_iterations)
-        keys = src * num_nodes + dst
-        added = []
+        edge_keys = _EdgeKeys(src * num_nodes + dst)
         for _ in range(self.num_iterations):
-            pair = _best_non_edge(x / (1 + degree).sqrt(), keys, num_nodes)
+            pair = _best_non_edge(x / (1 + degree).sqrt(), edge_keys, num_nodes)
             if pair is None:
                 break
             i, j = pair
-            added.append((i, j))
             src = torch.cat([src, torch.tensor([i, j])])
             dst = torch.cat([dst, torch.tensor([j, i])])
-            keys = torch.cat([keys, torch.tensor([i * num_nodes + j, j * num_nodes + i])])
+            edge_keys.add(torch.tensor([i * num_nodes + j, j * num_nodes + i]))
             degree[i] += 1
             degree[j] += 1
             x = _power_step(x, src, dst, degree, steps=1)
@@ -102,7 +100,7 @@ def _power_step(x: Tensor, src: Tensor, dst: Tensor, degree: Tensor, steps: int)
     return x
 
 
-def _best_non_edge(y: Tensor, keys: Tensor, num_nodes: int):
+def _best_non_edge(y: Tensor, edges: _EdgeKeys, num_nodes: int):
     r"""The non-edge :math:`(i, j)`, :math:`i \ne j`, minimising :math:`y_i y_j`, or ``None``.
 
     Only the k smallest and k largest entries of ``y`` are paired (k doubling until exact): a pair
@@ -110,26 +108,45 @@ def _best_non_edge(y: Tensor, keys: Tensor, num_nodes: int):
     :math:`[y_{(k)}, y_{(n-k-1)}] \times [y_{\min}, y_{\max}]`, so a best in-block non-edge at or
     below that bound is the global minimum.
     """
-    order = torch.argsort(y)
-    sorted_y = y[order]
     k = 8
     while True:
-        if 2 * k >= num_nodes:
-            block = order
+        if 2 * k + 2 >= num_nodes:
+            block = torch.arange(num_nodes)
         else:
-            block = torch.cat([order[:k], order[-k:]])
+            low_values, low = torch.topk(y, k + 1, largest=False)
+            high_values, high = torch.topk(y, k + 1)
+            block = torch.cat([low[:k], high[:k]])
         products = y[block, None] * y[None, block]
-        pair_keys = block[:, None] * num_nodes + block[None, :]
-        invalid = torch.isin(pair_keys, keys) | (block[:, None] == block[None, :])
+        invalid = edges.contains(block[:, None] * num_nodes + block[None, :])
+        invalid |= block[:, None] == block[None, :]
         products = products.masked_fill(invalid, float("inf"))
         best = int(torch.argmin(products))
         value = products.view(-1)[best]
         i, j = int(block[best // len(block)]), int(block[best % len(block)])
-        if 2 * k >= num_nodes:
+        if 2 * k + 2 >= num_nodes:
             return None if torch.isinf(value) else (i, j)
-        middle = sorted_y[[k, num_nodes - k - 1]]
-        ends = sorted_y[[0, -1]]
+        middle = torch.stack([low_values[k], high_values[k]])
+        ends = torch.stack([low_values[0], high_values[0]])
         bound = (middle[:, None] * ends[None, :]).min()
         if not torch.isinf(value) and value <= bound:
             return i, j
         k *= 2
+
+
+class _EdgeKeys:
+    """Membership of keys ``i * n + j``: the input edges sorted once, the few added ones apart."""
+
+    def __init__(self, keys: Tensor):
+        self.sorted = torch.sort(keys).values
+        self.added = torch.empty(0, dtype=torch.long)
+
+    def add(self, keys: Tensor) -> None:
+        self.added = torch.cat([self.added, keys])
+
+    def contains(self, keys: Tensor) -> Tensor:
+        if len(self.sorted) == 0:
+            found = torch.zeros_like(keys, dtype=torch.bool)
+        else:
+            position = torch.searchsorted(self.sorted, keys).clamp_max(len(self.sorted) - 1)
+            found = self.sorted[position] == keys
+        return found | torch.isin(keys, self.added)
