@@ -8,6 +8,8 @@ from torch_geometric.utils import from_networkx, to_networkx
 
 from baselines.rewiring import SDRF, FoSR, balanced_forman_curvature
 from baselines.rewiring.fosr import _best_non_edge, _EdgeKeys
+from baselines.rewiring.topology import rewire_topology
+from benchmarks.tasks import GraphSet, RingTransfer, TreeNeighborsMatch
 
 
 def edge_set(edge_index):
@@ -129,3 +131,29 @@ def test_fosr_choice_matches_brute_force_over_all_non_edges():
         i, j = _best_non_edge(y, keys, num_nodes)
         assert not adjacency[i, j]
         assert products[i, j] == expected
+
+
+def test_rewired_topology_keeps_original_hops_and_directions():
+    ring = RingTransfer(distance=4).topology  # 8-node ring, readout 0
+    rewired = rewire_topology(ring, FoSR(2, seed=0))
+    assert edge_set(ring.edge_index) < edge_set(rewired.edge_index)
+    assert len(edge_set(rewired.edge_index)) == len(edge_set(ring.edge_index)) + 4
+    assert torch.equal(rewired.hops, ring.hops) and rewired.max_hop == ring.max_hop
+    assert rewired.key != ring.key and rewired.readout == ring.readout
+
+    def batch(topology):
+        return GraphSet(topology, torch.zeros(3, 8, 1), torch.zeros(3), num_hops=2).batch(
+            torch.arange(3)
+        )
+
+    plain, rewired_batch = batch(ring), batch(rewired)
+    assert rewired_batch.edge_index.shape[1] == 3 * rewired.edge_index.shape[1]
+    assert all(map(torch.equal, plain.hop_index, rewired_batch.hop_index))
+    assert rewired_batch.topology_key != plain.topology_key
+
+    tree = TreeNeighborsMatch(depth=2).topology  # directed child -> parent edges plus self-loops
+    rewired = rewire_topology(tree, SDRF(2, tau=1.0, c_plus=None, seed=0))
+    assert edge_set(tree.edge_index) <= edge_set(rewired.edge_index)
+    added = edge_set(rewired.edge_index) - edge_set(tree.edge_index)
+    assert added and added == {(j, i) for i, j in added}
+    assert torch.equal(rewired.distances, tree.distances)
