@@ -238,8 +238,8 @@ def fit(
     the next step: the result equals that of an uninterrupted run. `progress=None` shows bars
     only on a terminal.
 
-    The data moves to `device` once (its batches are then built there), and a step synchronises
-    with the device only where the progress bar asks. `amp`: see :func:`autocast`.
+    The data moves to `device` once (its batches are then built there), and no step waits for the
+    device: the meter's sums are read once, at the end of the epoch. `amp`: see :func:`autocast`.
     """
     split = "val" if cfg.select == "best_val" else "train"
     monitor = f"{split}/{task.metric}"
