@@ -100,6 +100,7 @@ class RunSchema:
     progress: Any = "auto"  # auto (only on a terminal) | true | false
     budget: int | None = number(1)  # parameters; null: use model.dim
     amp: str | None = None  # null (float32) | bf16
+    rewiring: Any = None  # a conf/rewiring/ transform (checked when it is built) or absent
 
 
 # Keys every model shares, wherever a model has them: [low, high] (dropout: [0, 1)).

@@ -59,6 +59,8 @@ def prepare(cfg: DictConfig):
     validate(cfg)
     device = resolve_device(cfg.device)
     task: Task = build("task", cfg.task)
+    if cfg.get("rewiring") is not None:
+        rewire(task, build("rewiring", cfg.rewiring))
     num_layers = cfg.model.num_layers or task.num_layers
 
     def network(dim: int) -> Network:
@@ -74,6 +76,20 @@ def prepare(cfg: DictConfig):
     if cfg.budget is not None:
         dim, _ = width_for_budget(lambda d: count_parameters(network(d)), cfg.budget)
     return task, network(dim).to(device), num_layers, device
+
+
+def rewire(task: Task, transform) -> None:
+    """Rewire the task's one topology with `transform` (FoSR, SDRF), once, before any data."""
+    from baselines.rewiring.topology import rewire_topology
+    from benchmarks.tasks.graphs import Topology
+
+    require(
+        isinstance(getattr(task, "topology", None), Topology),
+        "rewiring",
+        f"task {task.name} has graphs of varying shapes; rewiring applies to a task with one "
+        "topology (nar, narr, tree_neighbors_match, ring_transfer, graph_transfer)",
+    )
+    task.topology = rewire_topology(task.topology, transform)
 
 
 def count_parameters(net: torch.nn.Module) -> int:

@@ -157,3 +157,31 @@ def test_rewired_topology_keeps_original_hops_and_directions():
     added = edge_set(rewired.edge_index) - edge_set(tree.edge_index)
     assert added and added == {(j, i) for i, j in added}
     assert torch.equal(rewired.distances, tree.distances)
+
+
+def test_rewiring_option_rewires_the_task_topology_once():
+    """`rewiring=fosr|sdrf` on the command line: the task's one topology gets the added edges
+    (hops and readout unchanged), the run has its own hash; without it the config (and so
+    every stored hash) has no rewiring key at all; a task of varying shapes is refused."""
+    from benchmarks.errors import ConfigError
+    from benchmarks.runner import prepare
+    from benchmarks.store import config_hash
+    from benchmarks.tasks.nar import nar_topology
+    from tests.helpers import TINY_TASKS, compose_config
+
+    plain = compose_config(["task=nar", *TINY_TASKS["nar"]])
+    assert "rewiring" not in plain
+    original = nar_topology(4)
+    for name in ("fosr", "sdrf"):
+        cfg = compose_config(["task=nar", *TINY_TASKS["nar"], f"rewiring={name}"])
+        assert config_hash(cfg) != config_hash(plain)
+        task, net, _, _ = prepare(cfg)
+        assert task.topology.edge_index.shape[1] > original.edge_index.shape[1]
+        assert torch.equal(task.topology.hops, original.hops)
+        data = task.generate(0)["train"]
+        data.num_hops = 2
+        batch = data.batch(torch.arange(4))
+        assert torch.isfinite(net(batch)).all()
+    gpp = compose_config(["task=gpp", *TINY_TASKS["gpp"], "rewiring=fosr"])
+    with pytest.raises(ConfigError, match="rewiring: task gpp"):
+        prepare(gpp)
