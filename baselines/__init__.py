@@ -10,6 +10,7 @@ from baselines.gcnii import GCNII
 from baselines.ggnn import GGNN
 from baselines.gin import GIN
 from baselines.gine import GINE
+from baselines.gps import GPS
 from baselines.sage import GraphSAGE
 from baselines.stack import ConvStack
 
@@ -22,6 +23,7 @@ __all__ = [
     "GGNN",
     "GIN",
     "GINE",
+    "GPS",
     "ConvStack",
     "DRewGCN",
     "GatedGCN",

@@ -12,6 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml"))
 TASKS = sorted(p.stem for p in (CONF / "task").glob("*.yaml"))
+# models whose output sees a whole graph (attention), not only the nodes within L hops
+GLOBAL_MODELS = {"gps"}
+LOCAL_MODELS = [m for m in MODELS if m not in GLOBAL_MODELS]
 
 LRGB_FIXTURE = ROOT / "tests" / "data" / "lrgb"
 LRGB_ROOT = Path(tempfile.gettempdir()) / f"overquash-lrgb-{os.getpid()}"

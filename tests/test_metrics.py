@@ -26,7 +26,7 @@ from benchmarks.metrics.sensitivity import (
 from benchmarks.runner import main, prepare, run
 from benchmarks.store import load_results
 from benchmarks.tasks.nar import KEY, QUERY
-from tests.helpers import CONF, MODELS, TINY_TASKS, compose_config
+from tests.helpers import CONF, LOCAL_MODELS, MODELS, TINY_TASKS, compose_config
 
 pytestmark = pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta")
 
@@ -179,7 +179,7 @@ def test_batchnorm_in_train_mode_would_couple_graphs():
     torch.testing.assert_close(readout_jacobian(net, graphs, torch.arange(4)), alone)
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", LOCAL_MODELS)
 def test_zero_beyond_receptive_field_nonzero_within(model):
     """RingTransfer, distance 4 (hops 0..4), a 2-hop receptive field without k-hop: hops 0-2
     can be felt (those within one hop per layer are), hops 3-4 are not. Two layers; one for

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from benchmarks.runner import prepare
-from tests.helpers import MODELS, TASKS, TINY_TASKS, compose_config
+from tests.helpers import LOCAL_MODELS, MODELS, TASKS, TINY_TASKS, compose_config
 
 
 def network(task: str, model: str, *overrides: str):
@@ -40,7 +40,7 @@ RECEPTIVE_FIELD_OVERRIDES = {"glstm": ["model.input_gate=neighbour"]}
 KHOP_EQUIVALENT = {"drew": ["model.nu=null"]}
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", LOCAL_MODELS)
 @pytest.mark.parametrize(
     "task, layers", [("nar", 1), ("tree_neighbors_match", 2), ("ring_transfer", 2)]
 )
