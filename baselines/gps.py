@@ -73,13 +73,15 @@ class GPS(ConvStack):
     def apply_conv(self, conv, x: Tensor, edges: Tensor, batch, x_0: Tensor) -> Tensor:
         return conv(x, edges, batch=batch.batch)
 
-    def random_walk_pe(self, batch) -> Tensor:
-        """[N, k] RWSE of the batch's graph, cached per topology and device when it has one."""
+    def random_walk_pe(self, batch, num_nodes: int | None = None) -> Tensor:
+        """[N, k] RWSE of the batch's graph (N: `num_nodes`, default the batch's), cached per
+        topology and device when it has one."""
+        num_nodes = batch.num_nodes if num_nodes is None else num_nodes
         key = getattr(batch, "topology_key", None)
         key = None if key is None else (key, batch.edge_index.device)
         if key is not None and key in self._pe_cache:
             return self._pe_cache[key]
-        data = Data(edge_index=batch.edge_index, num_nodes=batch.num_nodes)
+        data = Data(edge_index=batch.edge_index, num_nodes=num_nodes)
         pe = AddRandomWalkPE(self.walk_length, attr_name="pe")(data).pe
         if key is not None:
             self._pe_cache = {key: pe}  # one topology at a time: a task's batch size
@@ -87,7 +89,7 @@ class GPS(ConvStack):
 
     def forward(self, x: Tensor, batch) -> Tensor:
         if self.pe_lin is not None:
-            x = x + self.pe_lin(self.random_walk_pe(batch).to(x.dtype))
+            x = x + self.pe_lin(self.random_walk_pe(batch, x.shape[0]).to(x.dtype))
         # attention written out in differentiable ops: torch's fused CPU kernel has no second
         # derivative, which the mixing measurement takes
         with sdpa_kernel(SDPBackend.MATH):

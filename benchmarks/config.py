@@ -101,6 +101,7 @@ class RunSchema:
     budget: int | None = number(1)  # parameters; null: use model.dim
     amp: str | None = None  # null (float32) | bf16
     rewiring: Any = None  # a conf/rewiring/ transform (checked when it is built) or absent
+    virtual_node: bool | None = None  # true: one virtual node per graph (null: none)
 
 
 # Keys every model shares, wherever a model has them: [low, high] (dropout: [0, 1)).

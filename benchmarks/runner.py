@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from benchmarks import provenance
 from benchmarks.budget import width_for_budget
 from benchmarks.config import validate
+from baselines.virtual_node import VirtualNode
 from benchmarks.errors import ConfigError, require
 from benchmarks.memory import PeakMemory
 from benchmarks.metrics.measure import measure
@@ -70,7 +71,8 @@ def prepare(cfg: DictConfig):
         # only a model that reads batch.edge_embedding gets (and pays for) the edge encoder
         reads_edges = getattr(model, "reads_edge_features", False)
         edges = task.make_edge_encoder(dim) if reads_edges else None
-        return Network(encoder, model, readout, edges, width=dim)
+        virtual_node = VirtualNode(dim) if cfg.virtual_node else None
+        return Network(encoder, model, readout, edges, width=dim, virtual_node=virtual_node)
 
     dim = cfg.model.dim
     if cfg.budget is not None:

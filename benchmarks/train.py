@@ -39,7 +39,9 @@ class Network(nn.Module):
     `forward(batch, x)` takes the encoded node states x [N, dim] directly when given, so that
     metrics can differentiate with respect to them. With an edge encoder, the model finds the
     encoded edge features in `batch.edge_embedding` [E, dim]. `width` records the node width
-    d the parts were built with.
+    d the parts were built with. With `virtual_node` (baselines.virtual_node.VirtualNode) the
+    model runs on the batch plus one virtual node per graph, and the readout sees the graph's
+    own nodes.
     """
 
     def __init__(
@@ -49,16 +51,20 @@ class Network(nn.Module):
         readout: nn.Module,
         edge_encoder: nn.Module | None = None,
         width: int | None = None,
+        virtual_node: nn.Module | None = None,
     ):
         super().__init__()
         self.encoder, self.model, self.readout = encoder, model, readout
-        self.edge_encoder, self.width = edge_encoder, width
+        self.edge_encoder, self.width, self.virtual_node = edge_encoder, width, virtual_node
 
     def forward(self, batch, x: Tensor | None = None) -> Tensor:
         x = self.encoder(batch) if x is None else x  # [N, dim]
         if self.edge_encoder is not None:
             batch.edge_embedding = self.edge_encoder(batch)  # [E, dim]
-        return self.readout(self.model(x, batch), batch)
+        if self.virtual_node is None:
+            return self.readout(self.model(x, batch), batch)
+        x, graph, position = self.virtual_node(x, batch)  # [N + B, dim]
+        return self.readout(self.model(x, graph)[position], batch)
 
     def graph_outputs(self, batch, x: Tensor | None = None) -> Tensor:
         """[B, out]: the predictions, at each graph's readout node for per-node readouts."""
