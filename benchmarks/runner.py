@@ -15,10 +15,10 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from baselines.virtual_node import VirtualNode
 from benchmarks import provenance
 from benchmarks.budget import width_for_budget
 from benchmarks.config import validate
-from baselines.virtual_node import VirtualNode
 from benchmarks.errors import ConfigError, require
 from benchmarks.memory import PeakMemory
 from benchmarks.metrics.measure import measure
