@@ -4,6 +4,7 @@ sLSTM and graph LSTM vs baselines.
     python -m benchmarks.speed               # NAR, NAR k-hop, tree: gLSTM's forms and baselines
     python -m benchmarks.speed --cases nar --repeats 50 --out results/speed.json
     python -m benchmarks.speed --cases tree_4 tree_8 ring_16 ring_64    # deep graphs vs GCN
+    python -m benchmarks.speed --cases rewired    # rewired graphs and the virtual node
     python -m benchmarks.speed --device cuda # the same table on a GPU
 
 Each case builds every network exactly as ``run.py`` would (encoder, model, readout, from the
@@ -124,6 +125,21 @@ for distance in (16, 32, 64):
             Contender("GCN", ["model=gcn", "model.dim=16"]),
         ],
     )
+# Remedies that change the graph: the rewired topology (10 edges per graph by default) and the
+# virtual node, next to the plain graph, on RingTransfer at distance 16 (batch 16, 16 layers).
+RING = ["task=ring_transfer", "task.distance=16"]
+CASES["rewired"] = (
+    "RingTransfer, distance 16, d = 16, batch 16, 16 layers: plain, rewired, virtual node",
+    RING,
+    [
+        Contender("GCN", ["model=gcn", "model.dim=16"]),
+        Contender("GCN + FoSR", ["model=gcn", "model.dim=16", "rewiring=fosr"]),
+        Contender("GCN + SDRF", ["model=gcn", "model.dim=16", "rewiring=sdrf"]),
+        Contender("GCN + virtual node", ["model=gcn", "model.dim=16", "virtual_node=true"]),
+        Contender("gLSTM", ["model=glstm_paper/glstm_ring"]),
+        Contender("gLSTM + FoSR", ["model=glstm_paper/glstm_ring", "rewiring=fosr"]),
+    ],
+)
 FORMS = ("nar", "nar_khop", "tree")  # the cases that compare gLSTM's forms
 
 
