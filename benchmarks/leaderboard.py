@@ -57,8 +57,10 @@ from benchmarks.report import (  # noqa: E402
     METRIC_NAMES,
     _format_value,
     _label_key,
+    label_words,
     natural_key,
     to_markdown,
+    varying_columns,
 )
 from benchmarks.store import load_results  # noqa: E402
 
@@ -90,20 +92,6 @@ def load_store(results_dir: str | Path, experiments: list[str] | None = None) ->
     if "config_hash" in runs:
         runs = runs.drop_duplicates("config_hash")
     return runs.reset_index(drop=True)
-
-
-def _varying(group: pd.DataFrame, columns: list[str]) -> set[str]:
-    """The columns with more than one value in `group` (lists and None compare as text)."""
-    return {c for c in columns if group[c].astype(str).nunique(dropna=False) > 1}
-
-
-def _label(row: pd.Series, columns: list[str]) -> list[str]:
-    """`key=value` per present column of `row` (`benchmarks.report`'s short names)."""
-    return [
-        _format_value(c.rsplit(".", 1)[-1], row[c])
-        for c in columns
-        if not (np.isscalar(row[c]) and pd.isna(row[c]))
-    ]
 
 
 def _setting_key(column: str) -> tuple[int, str]:
@@ -142,7 +130,7 @@ def add_task_instances(runs: pd.DataFrame) -> pd.DataFrame:
     ]
     for _, group in runs.groupby("task", sort=False):
         size_config = {f"config.task.{k.removeprefix('size/')}" for k in group["size_key"].dropna()}
-        keys = sorted(_varying(group, task_columns) - size_config, key=_setting_key)
+        keys = sorted(varying_columns(group, task_columns) - size_config, key=_setting_key)
         runs.loc[group.index, "setting"] = [
             " ".join(_setting_label(row, keys)) for _, row in group.iterrows()
         ]
@@ -175,11 +163,11 @@ def add_model_rows(runs: pd.DataFrame) -> pd.DataFrame:
     for _, model_runs in runs.groupby("model_name", sort=False):
         keys = set()
         for _, group in model_runs.groupby("column", sort=False):
-            keys |= _varying(group, model_columns)
+            keys |= varying_columns(group, model_columns)
         keys = sorted(keys, key=_label_key)
         if keys:
             runs.loc[model_runs.index, "row"] = [
-                " ".join([row["model_name"], *_label(row, keys)])
+                " ".join([row["model_name"], *label_words(row, keys)])
                 for _, row in model_runs.iterrows()
             ]
     return runs

@@ -111,6 +111,20 @@ def _format_value(name: str, value) -> str:
     return f"{SHORT.get(name, name)}={value}"
 
 
+def varying_columns(group: pd.DataFrame, columns: list[str]) -> set[str]:
+    """The columns with more than one value in `group` (lists and None compare as text)."""
+    return {c for c in columns if group[c].astype(str).nunique(dropna=False) > 1}
+
+
+def label_words(row: pd.Series, columns: list[str]) -> list[str]:
+    """`key=value` (short names, :data:`SHORT`) per column of `row` that has a value."""
+    return [
+        _format_value(c.rsplit(".", 1)[-1], row[c])
+        for c in columns
+        if not (np.isscalar(row[c]) and pd.isna(row[c]))
+    ]
+
+
 def add_variants(runs: pd.DataFrame) -> pd.DataFrame:
     """Add `variant`: the values of the config keys that vary between runs of one (task, model)
     at one problem size, e.g. "d_k=8 d=16 khop=off" for one gLSTM setting; and `setting`: its
@@ -123,16 +137,11 @@ def add_variants(runs: pd.DataFrame) -> pd.DataFrame:
     size = size_column(runs)
     varying = set()
     for _, group in runs.groupby(["task", "model"] + ([size] if size else []), sort=False):
-        # astype(str): lists and None compare as text
-        varying |= {c for c in columns if group[c].astype(str).nunique(dropna=False) > 1}
+        varying |= varying_columns(group, columns)
     varying = sorted(varying, key=_label_key)
 
     def label(row, columns) -> str:
-        return " ".join(
-            _format_value(c.rsplit(".", 1)[-1], row[c])
-            for c in columns
-            if not (np.isscalar(row[c]) and pd.isna(row[c]))
-        )
+        return " ".join(label_words(row, columns))
 
     task_keys = [c for c in varying if c.startswith("config.task.")]
     runs["variant"] = runs.apply(label, axis=1, columns=varying) if varying else ""
