@@ -27,12 +27,13 @@ from torch import Tensor, nn
 from torch_geometric.nn import GCNConv
 
 from baselines.fully_adjacent import fully_adjacent_edges
-from baselines.stack import NORMS, make_activation
+from baselines.stack import ConvStack
 from benchmarks.errors import require
 
 
-class DRewGCN(nn.Module):
-    """DRew-GCN; see the module docstring for the maths.
+class DRewGCN(ConvStack):
+    """DRew-GCN; see the module docstring for the maths. A `ConvStack` (its checks, norms,
+    activation, dropout and residual) whose layer l holds l convolutions.
 
     Args:
         dim: node width d (input and output).
@@ -62,44 +63,33 @@ class DRewGCN(nn.Module):
         khop: bool = False,
         last_layer_fa: bool = False,
     ):
-        super().__init__()
-        require(
-            isinstance(dim, int) and dim > 0,
-            "model.dim",
-            f"must be a positive integer, got {dim!r}",
-        )
-        require(
-            isinstance(num_layers, int) and num_layers > 0,
-            "model.num_layers",
-            f"must be a positive integer, got {num_layers!r}",
-        )
         require(
             nu is None or (isinstance(nu, int) and not isinstance(nu, bool) and nu >= 1),
             "model.nu",
             f"must be a positive integer or null (no delay), got {nu!r}",
         )
-        require(norm in NORMS, "model.norm", f"must be one of {sorted(NORMS)}, got {norm!r}")
-        require(0.0 <= dropout < 1.0, "model.dropout", f"must be in [0, 1), got {dropout}")
         require(
             khop is False,
             "model.khop",
             "DRew adds the pairs at distance l at layer l by itself; set model.nu instead",
         )
-        require(
-            isinstance(last_layer_fa, bool),
-            "model.last_layer_fa",
-            f"must be true or false, got {last_layer_fa!r}",
+        self.nu = nu
+        super().__init__(
+            dim,
+            num_layers,
+            residual=residual,
+            norm=norm,
+            act=act,
+            dropout=dropout,
+            last_layer_fa=last_layer_fa,
         )
-        self.num_layers, self.nu, self.residual = num_layers, nu, residual
-        self.last_layer_fa = last_layer_fa
-        # convs[l - 1][k - 1]: layer l, hop k (k = 1..l)
-        self.convs = nn.ModuleList(
+
+    def make_convs(self, dim: int, num_layers: int, share_weights: bool) -> list[nn.ModuleList]:
+        """convs[l - 1][k - 1]: layer l, hop k (k = 1..l); hop 1 with GCN's self-loops."""
+        return [
             nn.ModuleList(GCNConv(dim, dim, add_self_loops=hop == 1) for hop in range(1, layer + 1))
             for layer in range(1, num_layers + 1)
-        )
-        self.norms = nn.ModuleList(NORMS[norm](dim) for _ in range(num_layers))
-        self.act = make_activation(act)
-        self.dropout = nn.Dropout(dropout)
+        ]
 
     def delay(self, hop: int) -> int:
         """tau_nu(k) = max(0, k - nu); 0 without delay (nu = None)."""
