@@ -24,27 +24,11 @@ from torch_geometric.nn import SimpleConv
 
 from baselines.fully_adjacent import fully_adjacent_edges
 from baselines.stack import NORMS, layer_edges, make_activation
-from benchmarks.errors import require
+from benchmarks.errors import check_bool, check_choice, check_positive_int, require
 from glstm.head_norm import HeadNorm
 
 AGGREGATIONS = ("sum", "mean")
 INPUT_NORMS = {"none": nn.Identity, **{k: v for k, v in NORMS.items() if k != "none"}}
-
-
-def _require_positive_int(key: str, value) -> None:
-    require(
-        isinstance(value, int) and not isinstance(value, bool) and value > 0,
-        f"model.{key}",
-        f"must be a positive integer, got {value!r}",
-    )
-
-
-def _require_bool(key: str, value) -> None:
-    require(isinstance(value, bool), f"model.{key}", f"must be true or false, got {value!r}")
-
-
-def require_choice(key: str, value, choices) -> None:
-    require(value in choices, f"model.{key}", f"must be one of {list(choices)}, got {value!r}")
 
 
 class CellLayer(nn.Module):
@@ -125,8 +109,8 @@ class CellStack(nn.Module):
         super().__init__()
         hidden_dim = dim if hidden_dim is None else hidden_dim
         for key, value in [("dim", dim), ("num_layers", num_layers), ("heads", heads)]:
-            _require_positive_int(key, value)
-        _require_positive_int("hidden_dim", hidden_dim)
+            check_positive_int(f"model.{key}", value)
+        check_positive_int("model.hidden_dim", hidden_dim)
         require(
             hidden_dim % heads == 0,
             "model.hidden_dim",
@@ -137,10 +121,10 @@ class CellStack(nn.Module):
             ("share_weights", share_weights),
             ("last_layer_fa", last_layer_fa),
         ]:
-            _require_bool(key, value)
-        require_choice("aggr", aggr, AGGREGATIONS)
-        require_choice("input_norm", input_norm, INPUT_NORMS)
-        require_choice("hidden_norm", hidden_norm, ("group", "none"))
+            check_bool(f"model.{key}", value)
+        check_choice("model.aggr", aggr, AGGREGATIONS)
+        check_choice("model.input_norm", input_norm, INPUT_NORMS)
+        check_choice("model.hidden_norm", hidden_norm, ("group", "none"))
         require(
             isinstance(dropout, int | float) and not isinstance(dropout, bool) and 0 <= dropout < 1,
             "model.dropout",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from baselines.fully_adjacent import fully_adjacent_edges
+from benchmarks.errors import check_bool, check_choice, check_positive_int
 from glstm.block import GLSTMBlock
 from glstm.layer import ACTIVATIONS, HIDDEN_NORMS, INPUT_GATES, INPUT_NORMS
 from glstm.memory import Memory, ParallelMemory, RecurrentMemory, form_costs
@@ -12,21 +13,6 @@ from glstm.neighbourhoods import layer_neighbourhoods, neighbourhood
 
 FORMS = ("auto", "recurrent", "parallel")
 N_INITS = ("ones", "zeros")
-
-
-def _check_choice(key: str, value, choices) -> None:
-    if value not in choices:
-        raise ValueError(f"{key} must be one of {list(choices)}, got {value!r}")
-
-
-def _check_positive_int(key: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{key} must be a positive integer, got {value!r}")
-
-
-def _check_bool(key: str, value) -> None:
-    if not isinstance(value, bool):
-        raise ValueError(f"{key} must be true or false, got {value!r}")
 
 
 class GLSTM(nn.Module):
@@ -111,7 +97,7 @@ class GLSTM(nn.Module):
             ("value_dim", value_dim),
             ("num_blocks", num_blocks),
         ]:
-            _check_positive_int(key, value)
+            check_positive_int(f"model.{key}", value)
         for key, value in [
             ("share_weights", share_weights),
             ("khop", khop),
@@ -121,13 +107,13 @@ class GLSTM(nn.Module):
             ("output_gate", output_gate),
             ("normaliser_abs", normaliser_abs),
         ]:
-            _check_bool(key, value)
-        _check_choice("input_norm", input_norm, INPUT_NORMS)
-        _check_choice("hidden_norm", hidden_norm, HIDDEN_NORMS)
-        _check_choice("act", act, ACTIVATIONS)
-        _check_choice("input_gate", input_gate, INPUT_GATES)
-        _check_choice("n_init", n_init, N_INITS)
-        _check_choice("form", form, FORMS)
+            check_bool(f"model.{key}", value)
+        check_choice("model.input_norm", input_norm, INPUT_NORMS)
+        check_choice("model.hidden_norm", hidden_norm, HIDDEN_NORMS)
+        check_choice("model.act", act, ACTIVATIONS)
+        check_choice("model.input_gate", input_gate, INPUT_GATES)
+        check_choice("model.n_init", n_init, N_INITS)
+        check_choice("model.form", form, FORMS)
         if (
             isinstance(dropout, bool)
             or not isinstance(dropout, int | float)

@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from glstm.cell_stack import CellStack, require_choice
+from benchmarks.errors import check_choice
+from glstm.cell_stack import CellStack
 
 INPUT_GATES = ("exp", "sigmoid", "none")
 FORGET_GATES = ("sigmoid", "exp", "none")
@@ -167,8 +168,8 @@ class GraphSLSTM(CellStack):
         memory_mixing: bool = True,
         **kwargs,
     ):
-        require_choice("input_gate", input_gate, INPUT_GATES)
-        require_choice("forget_gate", forget_gate, FORGET_GATES)
+        check_choice("model.input_gate", input_gate, INPUT_GATES)
+        check_choice("model.forget_gate", forget_gate, FORGET_GATES)
         self.gates = dict(
             input_gate=input_gate,
             forget_gate=forget_gate,

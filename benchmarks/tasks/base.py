@@ -142,11 +142,6 @@ def check_positive(key: str, value: int) -> int:
     return value
 
 
-def check_choice(key: str, value, choices) -> str:
-    require(value in choices, key, f"must be one of {', '.join(map(str, choices))}, got {value!r}")
-    return value
-
-
 def split_sizes(num_train: int, num_val: int, num_test: int) -> dict[str, int]:
     """Graphs per split, each checked positive (keys task.num_train / num_val / num_test)."""
     return {
