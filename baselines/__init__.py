@@ -10,6 +10,7 @@ from baselines.gcnii import GCNII
 from baselines.ggnn import GGNN
 from baselines.gin import GIN
 from baselines.gine import GINE
+from baselines.gnn_ssm import GCNSSM
 from baselines.gps import GPS
 from baselines.sage import GraphSAGE
 from baselines.stack import ConvStack
@@ -20,6 +21,7 @@ __all__ = [
     "GATv2",
     "GCN",
     "GCNII",
+    "GCNSSM",
     "GGNN",
     "GIN",
     "GINE",
