@@ -19,6 +19,11 @@ tensor memory allocated during the step above what was live before it (activatio
 tensors, gradients, optimiser state updates and the temporaries inside each operator). Memory
 allocated by libraries behind torch's back (e.g. MKL's sparse workspaces) is not seen.
 
+On the deep graphs, "gLSTM linear maps only" runs every gLSTM layer's dense maps and nothing else
+(the fused projection of k, v, the gates and the query halves, and the output map, with the
+residual), forward and backward, on the same batch: a lower bound on gLSTM's step that no form of
+its memory can go below.
+
 The naive reference is gLSTM's recurrent form with the textbook aggregation: gather the per-node
 matrix i_v [v_v; 1] k_v^T onto every edge ([H, nnz, (d_v + 1) d_k]) and scatter-add it to the
 receivers.
@@ -38,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
 from torch.profiler import ProfilerActivity, profile
 
@@ -65,6 +71,30 @@ class Contender:
     name: str
     overrides: list[str]
     naive: bool = False
+    linear_maps_only: bool = False
+
+
+def linear_maps_step(model, x: torch.Tensor) -> torch.Tensor:
+    """gLSTM's dense maps alone, layer by layer: x <- x + W_out (W_fused x)[:, v's columns].
+
+    W_fused ``[sum of widths, d]`` is the layer's projection to k, v, the gates and both query
+    halves, W_out ``[d, H d_v]`` its output map; the memory (and its reads) is left out.
+
+    Args:
+        model (GLSTM): the network's gLSTM.
+        x (Tensor): encoded node states ``[N, d]``.
+
+    Returns:
+        Tensor ``[N, d]``.
+    """
+    for block in model.blocks:
+        for i in range(block.num_layers):
+            layer = block.layers[0 if block.share_weights else i]
+            values = slice(
+                layer.heads * layer.key_dim, layer.heads * (layer.key_dim + layer.value_dim)
+            )
+            x = x + layer.lin_out(F.linear(x, *layer._fused_projection())[:, values])
+    return x
 
 
 NAR_GLSTM = ["model=glstm", "model.dim=64", "model.heads=1", "model.memory_dim=32"]
@@ -113,7 +143,11 @@ for depth in range(4, 9):
     CASES[f"tree_{depth}"] = (
         f"Tree-NeighborsMatch, depth {depth}, d = 32, {depth + 1} layers (gLSTM: H = 4, d_k = 16)",
         ["task=tree_neighbors_match", f"task.depth={depth}"],
-        [Contender("gLSTM", TREE_GLSTM), Contender("GCN", ["model=gcn", "model.dim=32"])],
+        [
+            Contender("gLSTM", TREE_GLSTM),
+            Contender("gLSTM linear maps only", TREE_GLSTM, linear_maps_only=True),
+            Contender("GCN", ["model=gcn", "model.dim=32"]),
+        ],
     )
 for distance in (16, 32, 64):
     CASES[f"ring_{distance}"] = (
@@ -122,6 +156,9 @@ for distance in (16, 32, 64):
         ["task=ring_transfer", f"task.distance={distance}"],
         [
             Contender("gLSTM", ["model=glstm_paper/glstm_ring"]),
+            Contender(
+                "gLSTM linear maps only", ["model=glstm_paper/glstm_ring"], linear_maps_only=True
+            ),
             Contender("GCN", ["model=gcn", "model.dim=16"]),
         ],
     )
@@ -166,6 +203,7 @@ class Trainer:
         self.task, self.net, num_layers, self.device = prepare(cfg)
         if contender.naive:
             self.net.model.memory_class = lambda form: NaiveRecurrentMemory
+        self.linear_maps_only = contender.linear_maps_only
         self.optimizer = torch.optim.AdamW(self.net.parameters(), lr=1e-3)
         self.data = self.task.generate(cfg.data_seed)["train"]
         self.data.num_hops = num_layers
@@ -179,7 +217,10 @@ class Trainer:
             )
 
     def step(self) -> None:
-        loss = self.task.loss(self.net(self.batch), self.batch)
+        if self.linear_maps_only:
+            loss = linear_maps_step(self.net.model, self.net.encoder(self.batch)).square().mean()
+        else:
+            loss = self.task.loss(self.net(self.batch), self.batch)
         loss.backward()
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
