@@ -55,8 +55,10 @@ from benchmarks.report import (  # noqa: E402
     DDOF,
     HIGHER_IS_BETTER,
     METRIC_NAMES,
+    REMEDY_COLUMNS,
     _format_value,
     _label_key,
+    flatten_results,
     label_words,
     natural_key,
     to_markdown,
@@ -88,7 +90,7 @@ def load_store(results_dir: str | Path, experiments: list[str] | None = None) ->
     results = [r for name in experiments for r in load_results(results_dir, name)]
     if not results:
         return pd.DataFrame()
-    runs = pd.json_normalize(results, sep=".")
+    runs = flatten_results(results)
     if "config_hash" in runs:
         runs = runs.drop_duplicates("config_hash")
     return runs.reset_index(drop=True)
@@ -157,7 +159,9 @@ def add_model_rows(runs: pd.DataFrame) -> pd.DataFrame:
         config.isna(), runs["model"] + " (" + config.astype(str) + ")"
     )
     model_columns = [
-        c for c in runs if c.startswith("config.model.") and not c.endswith("_target_")
+        c
+        for c in runs
+        if (c.startswith("config.model.") and not c.endswith("_target_")) or c in REMEDY_COLUMNS
     ]
     runs["row"] = runs["model_name"]
     for _, model_runs in runs.groupby("model_name", sort=False):

@@ -80,8 +80,26 @@ def load_runs(results_dir: str | Path, experiment: str) -> pd.DataFrame:
     results = load_results(results_dir, experiment)
     if not results:
         return pd.DataFrame()
+    return add_variants(flatten_results(results))
+
+
+# Top-level options that change the graph a model sees, not the model: each labels its runs' rows.
+REMEDY_COLUMNS = ("config.virtual_node", "config.rewiring")
+
+
+def flatten_results(results: list[dict]) -> pd.DataFrame:
+    """Results as one row each, nested keys as `config.<path>` columns (pandas `json_normalize`),
+    with the graph remedies as one column each: `config.virtual_node` (True or missing) and
+    `config.rewiring`, the rewiring transform's class name ("FoSR", "SDRF") or missing (NaN, so
+    that a run without a remedy gets no label word for it)."""
     runs = pd.json_normalize(results, sep=".")
-    return add_variants(runs)
+    rewiring = runs.get("config.rewiring._target_")
+    if rewiring is not None:
+        runs["config.rewiring"] = rewiring.str.rsplit(".", n=1).str[-1]
+    for column in REMEDY_COLUMNS:
+        if column in runs:
+            runs[column] = runs[column].where(runs[column].notna(), np.nan)
+    return runs
 
 
 def _config_columns(runs: pd.DataFrame) -> list[str]:
@@ -91,7 +109,7 @@ def _config_columns(runs: pd.DataFrame) -> list[str]:
     return [
         c
         for c in runs
-        if c.startswith(("config.model.", "config.task.", "config.train."))
+        if (c.startswith(("config.model.", "config.task.", "config.train.")) or c in REMEDY_COLUMNS)
         and c not in sizes
         and c not in SEED_KEYS
         and not c.endswith("._target_")

@@ -182,6 +182,35 @@ def test_model_key_that_varies_within_a_task_splits_rows(tmp_path):
     }
 
 
+def test_graph_remedies_are_rows_of_their_own(tmp_path):
+    """The same GCN config plain, with a virtual node and with FoSR / SDRF rewiring: four rows
+    ranked against each other, not one pooled row."""
+    remedies = [
+        ({"virtual_node": None, "rewiring": None}, 0.2),
+        ({"virtual_node": True, "rewiring": None}, 0.6),
+        (
+            {"virtual_node": None, "rewiring": {"_target_": "baselines.rewiring.FoSR", "seed": 0}},
+            1.0,
+        ),
+        (
+            {"virtual_node": None, "rewiring": {"_target_": "baselines.rewiring.SDRF", "tau": 1.0}},
+            0.4,
+        ),
+    ]
+    for i, (options, score) in enumerate(remedies):
+        r = result("gcn", "nar", None, 0, score)
+        r["config"] |= options
+        r["config_hash"] += f"-{i}"
+        write(tmp_path, "synthetic", r)
+    ranks = lb.leaderboard(tmp_path)["cells"].set_index("row")["rank"].to_dict()
+    assert ranks == {
+        "gcn (x/gcn) rewiring=FoSR": 1.0,
+        "gcn (x/gcn) virtual_node=on": 2.0,
+        "gcn (x/gcn) rewiring=SDRF": 3.0,
+        "gcn (x/gcn)": 4.0,
+    }
+
+
 def test_empty_store_one_line_exit_1(tmp_path, capsys):
     assert lb.main(["--results-dir", str(tmp_path)]) == 1
     printed = capsys.readouterr().out.strip()

@@ -347,3 +347,23 @@ def test_memory_study_table_matches_hand_computation(tmp_path):
     assert "bits / float" in (tmp_path / "tables" / "study_memory.md").read_text()
     png = tmp_path / "figures" / "study_memory.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_graph_remedies_are_variants_of_their_own():
+    """A plain GCN, the same with a virtual node and with FoSR rewiring: three variants, where
+    the plain one has no label word for the remedies it did not use."""
+
+    def run(**options) -> dict:
+        config = {"model": {"_target_": "x.GCN", "dim": 16}, "virtual_node": None, "rewiring": None}
+        return {
+            "task": "ring_transfer",
+            "model": "gcn",
+            "size/distance": 4,
+            "config": config | options,
+        }
+
+    fosr = {"_target_": "baselines.rewiring.FoSR", "num_iterations": 10}
+    runs = rep.add_variants(
+        rep.flatten_results([run(), run(virtual_node=True), run(rewiring=fosr)])
+    )
+    assert runs["variant"].tolist() == ["", "virtual_node=on", "rewiring=FoSR"]
