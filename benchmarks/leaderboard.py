@@ -35,7 +35,8 @@ Rows are sorted by mean rank (then by more tasks, then by name). Writes
 `<results-dir>/tables/leaderboard.md` (the table and its caption), `leaderboard.csv` (long: one row
 per model and task instance, with mean, std (ddof = 1), n, rank and the row's totals) and
 `<results-dir>/figures/leaderboard.png` (the ranks as a heatmap, missing cells blank, beside the
-mean ranks), and prints the Markdown. An empty store prints one line and exits with status 1.
+mean ranks), and prints the Markdown; `--name` names the three files otherwise (e.g. for a subset
+of the store's experiments). An empty store prints one line and exits with status 1.
 """
 
 from __future__ import annotations
@@ -327,9 +328,13 @@ def figure(cells: pd.DataFrame, totals: pd.DataFrame, columns: list[str], path: 
 # The command
 
 
-def leaderboard(results_dir: str | Path = "results", experiments: list[str] | None = None) -> dict:
-    """Build the leaderboard's tables and figure; return the pieces (for tests) and print the
-    Markdown table. Returns {"runs": empty} for an empty store."""
+def leaderboard(
+    results_dir: str | Path = "results",
+    experiments: list[str] | None = None,
+    name: str = "leaderboard",
+) -> dict:
+    """Build the leaderboard's tables and figure (files named `name`); return the pieces (for
+    tests) and print the Markdown table. Returns {"runs": empty} for an empty store."""
     results_dir = Path(results_dir)
     runs = load_store(results_dir, experiments)
     if runs.empty:
@@ -347,16 +352,16 @@ def leaderboard(results_dir: str | Path = "results", experiments: list[str] | No
     tables, figures = results_dir / "tables", results_dir / "figures"
     tables.mkdir(parents=True, exist_ok=True)
     markdown = f"{to_markdown(table)}\n\n{text}\n"
-    (tables / "leaderboard.md").write_text(markdown)
+    (tables / f"{name}.md").write_text(markdown)
     long = cells.rename(columns={"row": "model", "column": "task instance"}).merge(
         totals, on="model"
     )
     long["higher_is_better"] = long["metric"].isin(HIGHER_IS_BETTER)
-    long.to_csv(tables / "leaderboard.csv", index=False)
-    figure(cells, totals, columns, figures / "leaderboard.png")
+    long.to_csv(tables / f"{name}.csv", index=False)
+    figure(cells, totals, columns, figures / f"{name}.png")
 
     print(markdown)
-    print(f"wrote {tables / 'leaderboard'}.{{md,csv}} and {figures / 'leaderboard.png'}")
+    print(f"wrote {tables / name}.{{md,csv}} and {figures / name}.png")
     return {"runs": runs, "cells": cells, "totals": totals, "table": table}
 
 
@@ -373,8 +378,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="EXPERIMENT",
         help="only these experiments' runs (default: every experiment in the store)",
     )
+    parser.add_argument(
+        "--name",
+        default="leaderboard",
+        help="file name of the table and figure (default: leaderboard; e.g. one per subset)",
+    )
     args = parser.parse_args(argv)
-    out = leaderboard(args.results_dir, args.experiments)
+    out = leaderboard(args.results_dir, args.experiments, args.name)
     return 0 if "cells" in out else 1
 
 

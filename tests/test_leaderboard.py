@@ -156,9 +156,14 @@ def test_ranks_match_hand_computation(store, capsys):
 
 
 def test_experiments_option_selects_runs(store):
-    out = lb.leaderboard(store, ["synthetic_again"])
+    assert lb.main(["--results-dir", str(store)]) == 0
+    out = lb.leaderboard(store, ["synthetic_again"], name="subset")
     assert list(out["totals"]["model"]) == ["gcn (x/gcn)"]
     assert out["cells"]["n"].tolist() == [1]
+    subset = (store / "tables" / "subset.md").read_text()
+    assert "gcn (x/gcn)" in subset and "gin" not in subset
+    assert "gin" in (store / "tables" / "leaderboard.md").read_text()  # not overwritten
+    assert (store / "figures" / "subset.png").stat().st_size > 0
 
 
 def test_model_key_that_varies_within_a_task_splits_rows(tmp_path):
