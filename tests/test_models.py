@@ -19,7 +19,21 @@ def network(task: str, model: str, *overrides: str):
 @pytest.mark.parametrize("task", TASKS)
 @pytest.mark.parametrize("model", MODELS)
 def test_model_trains_one_step_on_task(task, model):
-    task_obj, net, _, data = network(task, model)
+    train_one_step(task, model)
+
+
+@pytest.mark.parametrize("remedy", ["virtual_node=true", "rewiring=fosr", "rewiring=sdrf"])
+@pytest.mark.parametrize("model", MODELS)
+def test_model_trains_one_step_with_a_graph_remedy(model, remedy):
+    """The virtual node and both rewirings are options of every model (on RingTransfer)."""
+    net = train_one_step("ring_transfer", model, remedy)
+    assert (net.virtual_node is not None) == remedy.startswith("virtual_node")
+
+
+def train_one_step(task: str, model: str, *overrides: str):
+    """One forward and backward pass on a batch of 8 graphs: finite outputs, one row per node
+    or graph, and a finite gradient for every parameter. Returns the network."""
+    task_obj, net, _, data = network(task, model, *overrides)
     batch = data["train"].batch(torch.arange(min(8, len(data["train"]))))
     pred = net(batch)
     rows = batch.num_nodes if net.readout.per_node else batch.num_graphs
@@ -28,6 +42,7 @@ def test_model_trains_one_step_on_task(task, model):
     loss.backward()
     grads = [p.grad for p in net.parameters() if p.requires_grad]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    return net
 
 
 # gLSTM's default ego input gate uses the sender's own stabiliser, a max over the sender's
