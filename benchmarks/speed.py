@@ -77,8 +77,9 @@ class Contender:
 def linear_maps_step(model, x: torch.Tensor) -> torch.Tensor:
     """gLSTM's dense maps alone, layer by layer: x <- x + W_out (W_fused x)[:, v's columns].
 
-    W_fused ``[sum of widths, d]`` is the layer's projection to k, v, the gates and both query
-    halves, W_out ``[d, H d_v]`` its output map; the memory (and its reads) is left out.
+    W_fused ``[sum of widths, d]`` stacks the layer's projections to k, v, the gates and both
+    query halves (here one matmul), W_out ``[d, H d_v]`` is its output map; the memory (and its
+    reads) is left out.
 
     Args:
         model (GLSTM): the network's gLSTM.
@@ -93,7 +94,10 @@ def linear_maps_step(model, x: torch.Tensor) -> torch.Tensor:
             values = slice(
                 layer.heads * layer.key_dim, layer.heads * (layer.key_dim + layer.value_dim)
             )
-            x = x + layer.lin_out(F.linear(x, *layer._fused_projection())[:, values])
+            parts = layer.projections()
+            weight = torch.cat([w for w, _ in parts])
+            bias = torch.cat([w.new_zeros(len(w)) if b is None else b for w, b in parts])
+            x = x + layer.lin_out(F.linear(x, weight, bias)[:, values])
     return x
 
 

@@ -46,8 +46,29 @@ def test_deep_case_end_to_end(monkeypatch, capsys):
     monkeypatch.setitem(speed.DEFAULT_REPEATS, "tiny", 2)
     results = speed.main(["--cases", "tiny", "--warmup", "0", "--no-data"])
     rows = results["cases"]["tiny"]["rows"]
-    assert set(rows) == {"gLSTM", "GCN"} and rows["gLSTM"]["form"] in ("parallel", "recurrent")
+    assert set(rows) == {"gLSTM", "gLSTM linear maps only", "GCN"}
+    assert rows["gLSTM"]["form"] in ("parallel", "recurrent")
+    assert rows["gLSTM linear maps only"]["params"] == rows["gLSTM"]["params"]
     assert f"| gLSTM ({rows['gLSTM']['form']}) |" in capsys.readouterr().out
+
+
+def test_linear_maps_floor_runs_every_projection_of_every_layer():
+    """The floor's step runs the backward pass of every layer's projections (all of them: their
+    gradient is computed, zero where the floor does not read the output) and output map, and
+    nothing else."""
+    trainer = speed.Trainer(
+        ["task=tree_neighbors_match", "task.depth=2"],
+        speed.Contender("floor", speed.TREE_GLSTM, linear_maps_only=True),
+    )
+    trainer.optimizer.step = lambda: None  # keep the gradients
+    trainer.optimizer.zero_grad = lambda set_to_none=True: None
+    trainer.step()
+    layers = [layer for block in trainer.net.model.blocks for layer in block.layers]
+    assert len(layers) == 3
+    for layer in layers:
+        assert layer.lin_node.weight.grad is not None and layer.lin_q.weight.grad is not None
+        assert layer.lin_out.weight.grad.abs().sum() > 0
+        assert all(p.grad is None for p in layer.hidden_norm.parameters())
 
 
 DEEP_SHAPES = [
