@@ -125,12 +125,18 @@ class RecurrentMemory(Memory):
 
     def step(self, adj, k, v, log_f, node_gate, entry_gate, q):
         heads, n, dk = k.shape
-        outer = self._values(v, node_gate)[..., :, None] * k[..., None, :]  # [H, N, d_v + 1, d_k]
+        # the outer products as a batched matmul (its backward: two more), not a broadcast
+        # product (whose backward reduces over broadcast dimensions, several times slower)
+        outer = self._values(v, node_gate)[..., :, None] @ k[..., None, :]  # [H, N, d_v + 1, d_k]
         written = self.aggregate(adj, outer.view(heads, n, -1), entry_gate).view(outer.shape)
         s = self._initial_state(k) if self.s is None else self.s
-        if log_f is not None:
-            s = torch.exp(log_f)[..., None, None] * s
-        self.s = s + written
+        if log_f is None:
+            self.s = s + written
+        else:  # f S + written in one pass, with S flat per node
+            f = torch.exp(log_f)[..., None]
+            self.s = torch.addcmul(written.view(heads, n, -1), f, s.view(heads, n, -1)).view(
+                s.shape
+            )
         read = (self.s @ q[..., None]).squeeze(-1)  # [H, N, d_v + 1]
         return read[..., :-1], read[..., -1]
 
