@@ -20,9 +20,9 @@ tensors, gradients, optimiser state updates and the temporaries inside each oper
 allocated by libraries behind torch's back (e.g. MKL's sparse workspaces) is not seen.
 
 On the deep graphs, "gLSTM linear maps only" runs every gLSTM layer's dense maps and nothing else
-(the fused projection of k, v, the gates and the query halves, and the output map, with the
-residual), forward and backward, on the same batch: a lower bound on gLSTM's step that no form of
-its memory can go below.
+(its projections to k, v, the gates and the query halves, stacked into one matmul, and its output
+map, with the residual), forward and backward, on the same batch: a lower bound on gLSTM's step
+that no form of its memory can go below.
 
 The naive reference is gLSTM's recurrent form with the textbook aggregation: gather the per-node
 matrix i_v [v_v; 1] k_v^T onto every edge ([H, nnz, (d_v + 1) d_k]) and scatter-add it to the
@@ -78,8 +78,8 @@ def linear_maps_step(model, x: torch.Tensor) -> torch.Tensor:
     """gLSTM's dense maps alone, layer by layer: x <- x + W_out (W_fused x)[:, v's columns].
 
     W_fused ``[sum of widths, d]`` stacks the layer's projections to k, v, the gates and both
-    query halves (here one matmul), W_out ``[d, H d_v]`` is its output map; the memory (and its
-    reads) is left out.
+    query halves (one matmul, at least as fast as the layer's one per part), W_out ``[d, H d_v]``
+    is its output map; the memory (and its reads) is left out.
 
     Args:
         model (GLSTM): the network's gLSTM.
