@@ -5,9 +5,21 @@ passing step and global multi-head attention among the nodes of each graph,
                                                   BatchNorm, then a residual MLP)
 
 with GIN as the local MPNN (GraphGPS's default without edge features: GINConv with a 2-layer
-MLP). Positional encoding (`pe`): "rwse" adds W [RW_1(u), ..., RW_k(u)] to the input, the
-return probabilities of random walks of length 1..k (PyG's `AddRandomWalkPE`), computed once per
-topology and device for tasks whose batches share one (`batch.topology_key`); "none" adds none.
+MLP). A positional encoding P [N, k] (`pe`) is added to the input, x + W P with W = Linear(k, d):
+
+- "rwse": P(u) = [RW_1(u), ..., RW_k(u)], the return probabilities of random walks of length
+  1..k (PyG's `AddRandomWalkPE`), k = `walk_length`.
+- "lap": P(u) = [v_1(u), ..., v_k(u)], the eigenvectors of the k smallest non-trivial
+  eigenvalues of each graph's symmetric normalised Laplacian I - D^-1/2 A D^-1/2 (PyG's
+  `AddLaplacianEigenvectorPE`; a directed graph is made undirected first, as GraphGPS's LapPE
+  does), k = `lap_dim`; zeros where a graph of n nodes has fewer (k >= n). Computed per graph,
+  never on the batch's Laplacian, whose eigenspaces mix its graphs. An eigenvector's sign is
+  arbitrary: in training mode each column is multiplied by a random sign per forward pass (one
+  draw per column for the whole batch, as GraphGPS does, from torch's global RNG); not in eval.
+- "none": no encoding.
+
+Both are computed once per topology and device for tasks whose batches share one
+(`batch.topology_key`), otherwise on every batch.
 
 Attention sees every node of a graph, so unlike the message-passing baselines the output does
 not stay within L hops (tests/helpers.py GLOBAL_MODELS).
@@ -15,16 +27,39 @@ not stay within L hops (tests/helpers.py GLOBAL_MODELS).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import torch
 from torch import Tensor, nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch_geometric.data import Data
 from torch_geometric.nn import GINConv, GPSConv
-from torch_geometric.transforms import AddRandomWalkPE
+from torch_geometric.transforms import AddLaplacianEigenvectorPE, AddRandomWalkPE
+from torch_geometric.utils import is_undirected, to_undirected, unbatch_edge_index
 
 from baselines.stack import ConvStack
-from benchmarks.errors import require
+from benchmarks.errors import check_choice, check_positive_int, require
 
-POSITIONAL_ENCODINGS = ("rwse", "none")
+POSITIONAL_ENCODINGS = ("rwse", "lap", "none")
+
+
+def laplacian_eigenvectors(edge_index: Tensor, num_nodes: int, k: int) -> Tensor:
+    """[n, k] Laplacian eigenvector encoding of one graph (`edge_index` [2, E], local indices):
+    PyG's `AddLaplacianEigenvectorPE` with min(k, n - 1) vectors, zero columns after them, and
+    each column's sign fixed (its entry of largest magnitude positive) so that equal graphs get
+    equal encodings."""
+    pe = torch.zeros(num_nodes, k)
+    found = min(k, num_nodes - 1)  # the transform takes n - 1 vectors at most (eigenvalue 0 out)
+    if found < 1:
+        return pe
+    if not is_undirected(edge_index, num_nodes=num_nodes):
+        edge_index = to_undirected(edge_index, num_nodes=num_nodes)
+    transform = AddLaplacianEigenvectorPE(found, attr_name="pe", is_undirected=True)
+    with torch.random.fork_rng(devices=[]):  # its random signs must not move the global stream
+        vectors = transform(Data(edge_index=edge_index, num_nodes=num_nodes)).pe
+    largest = vectors.abs().argmax(0)  # [found]
+    pe[:, :found] = vectors * vectors[largest, torch.arange(found)].sign()
+    return pe
 
 
 class GPS(ConvStack):
@@ -32,8 +67,11 @@ class GPS(ConvStack):
     its own):
     heads: attention heads (dim must be divisible by them).
     attn_dropout: dropout on the attention weights.
-    pe: rwse | none.
-    walk_length: k, the random-walk lengths of the RWSE.
+    pe: rwse | lap | none.
+    walk_length: k of the RWSE, the random-walk lengths.
+    lap_dim: k of the Laplacian encoding, the eigenvectors per graph.
+
+    Shapes: forward(x [N, d], batch) -> [N, d].
     """
 
     def __init__(
@@ -45,6 +83,7 @@ class GPS(ConvStack):
         attn_dropout: float = 0.0,
         pe: str = "rwse",
         walk_length: int = 16,
+        lap_dim: int = 8,
         **kwargs,
     ):
         require(
@@ -52,16 +91,14 @@ class GPS(ConvStack):
             "model.heads",
             f"must be a positive divisor of model.dim={dim}, got {heads!r}",
         )
-        require(pe in POSITIONAL_ENCODINGS, "model.pe", f"must be rwse or none, got {pe!r}")
-        require(
-            isinstance(walk_length, int) and walk_length > 0,
-            "model.walk_length",
-            f"must be a positive integer, got {walk_length!r}",
-        )
+        check_choice("model.pe", pe, POSITIONAL_ENCODINGS)
+        check_positive_int("model.walk_length", walk_length)
+        check_positive_int("model.lap_dim", lap_dim)
         self.heads, self.attn_dropout = heads, attn_dropout
         super().__init__(dim, num_layers, **kwargs)
-        self.walk_length = walk_length
-        self.pe_lin = nn.Linear(walk_length, dim) if pe == "rwse" else None
+        self.pe, self.walk_length, self.lap_dim = pe, walk_length, lap_dim
+        pe_dim = {"rwse": walk_length, "lap": lap_dim}.get(pe)
+        self.pe_lin = nn.Linear(pe_dim, dim) if pe_dim is not None else None
         self._pe_cache: dict = {}
 
     def make_conv(self, dim: int) -> GPSConv:
@@ -73,23 +110,75 @@ class GPS(ConvStack):
     def apply_conv(self, conv, x: Tensor, edges: Tensor, batch, x_0: Tensor) -> Tensor:
         return conv(x, edges, batch=batch.batch)
 
-    def random_walk_pe(self, batch, num_nodes: int | None = None) -> Tensor:
-        """[N, k] RWSE of the batch's graph (N: `num_nodes`, default the batch's), cached per
-        topology and device when it has one."""
-        num_nodes = batch.num_nodes if num_nodes is None else num_nodes
+    def cached(self, kind: str, batch, compute: Callable[[], Tensor]) -> Tensor:
+        """`compute()`, kept per (kind, topology, device) when the batch has a topology."""
         key = getattr(batch, "topology_key", None)
-        key = None if key is None else (key, batch.edge_index.device)
+        key = None if key is None else (kind, key, batch.edge_index.device)
         if key is not None and key in self._pe_cache:
             return self._pe_cache[key]
-        data = Data(edge_index=batch.edge_index, num_nodes=num_nodes)
-        pe = AddRandomWalkPE(self.walk_length, attr_name="pe")(data).pe
+        pe = compute()
         if key is not None:
             self._pe_cache = {key: pe}  # one topology at a time: a task's batch size
         return pe
 
+    def random_walk_pe(self, batch, num_nodes: int | None = None) -> Tensor:
+        """[N, k] RWSE of the batch's graph (N: `num_nodes`, default the batch's), cached per
+        topology and device when it has one."""
+        num_nodes = batch.num_nodes if num_nodes is None else num_nodes
+        data = Data(edge_index=batch.edge_index, num_nodes=num_nodes)
+        transform = AddRandomWalkPE(self.walk_length, attr_name="pe")
+        return self.cached("rwse", batch, lambda: transform(data).pe)
+
+    def laplacian_pe(self, batch, num_nodes: int | None = None) -> Tensor:
+        """[N, k] Laplacian eigenvector encoding of each graph of the batch, in the fixed signs
+        of `laplacian_eigenvectors` (no random flip), cached per topology and device when it has
+        one."""
+        num_nodes = batch.num_nodes if num_nodes is None else num_nodes
+        return self.cached("lap", batch, lambda: self._laplacian_pe(batch, num_nodes))
+
+    def _laplacian_pe(self, batch, num_nodes: int) -> Tensor:
+        # the eigensolvers (numpy's, scipy's) read tensor memory, which the tensors made under
+        # torch.func (jacrev in the sensitivity metrics) lack; the encoding is a constant of the
+        # graphs, so it is built outside those transforms
+        with torch._C._DisableFuncTorch():
+            return self._laplacian_pe_of_graphs(batch, num_nodes)
+
+    def _laplacian_pe_of_graphs(self, batch, num_nodes: int) -> Tensor:
+        edge_index = batch.edge_index.cpu()
+        graph = getattr(batch, "batch", None)  # [N], sorted: each graph's nodes are one block
+        graph = edge_index.new_zeros(num_nodes) if graph is None else graph.cpu()
+        sizes = torch.bincount(graph).tolist()  # [B]
+        if getattr(batch, "topology_key", None) is not None:
+            # every graph is a copy of one topology: GraphSet.batch (benchmarks/tasks/graphs.py)
+            # sets the key and tiles the topology's edges (`_structure`), a rewired topology has
+            # its own key, and VirtualNode adds one node per copy and re-keys. So: graph 0, tiled
+            first = edge_index[:, graph[edge_index[0]] == 0]
+            pe = laplacian_eigenvectors(first, sizes[0], self.lap_dim).repeat(len(sizes), 1)
+        else:
+            # unbatch_edge_index wants edges grouped by graph (the virtual node appends its own)
+            order = torch.argsort(graph[edge_index[0]], stable=True)
+            parts = unbatch_edge_index(edge_index[:, order], graph, len(sizes))
+            pe = torch.cat(
+                [
+                    laplacian_eigenvectors(e, n, self.lap_dim)
+                    for e, n in zip(parts, sizes, strict=True)
+                ]
+            )
+        return pe.to(batch.edge_index.device)
+
+    def positional_encoding(self, batch, num_nodes: int) -> Tensor:
+        """[N, k] the encoding `pe` adds (through `pe_lin`), its signs flipped in training."""
+        if self.pe == "rwse":
+            return self.random_walk_pe(batch, num_nodes)
+        pe = self.laplacian_pe(batch, num_nodes)
+        if self.training:
+            flip = torch.randint(0, 2, (self.lap_dim,), device=pe.device)  # [k], global RNG
+            pe = pe * (1 - 2 * flip)
+        return pe
+
     def forward(self, x: Tensor, batch) -> Tensor:
         if self.pe_lin is not None:
-            x = x + self.pe_lin(self.random_walk_pe(batch, x.shape[0]).to(x.dtype))
+            x = x + self.pe_lin(self.positional_encoding(batch, x.shape[0]).to(x.dtype))
         # attention written out in differentiable ops: torch's fused CPU kernel has no second
         # derivative, which the mixing measurement takes
         with sdpa_kernel(SDPBackend.MATH):

@@ -1,11 +1,16 @@
-"""GPS: attention reaches the whole graph and no other; RWSE as PyG computes it, once per
-topology."""
+"""GPS: attention reaches the whole graph and no other; RWSE and Laplacian eigenvectors as PyG
+computes them, per graph, once per topology."""
 
+import copy
+
+import pytest
 import torch
-from torch_geometric.data import Data
-from torch_geometric.transforms import AddRandomWalkPE
+from torch_geometric.data import Batch, Data
+from torch_geometric.transforms import AddLaplacianEigenvectorPE, AddRandomWalkPE
+from torch_geometric.utils import to_undirected
 
 from baselines import GPS
+from benchmarks.errors import ConfigError
 from benchmarks.tasks import RingTransfer
 
 
@@ -41,3 +46,107 @@ def test_random_walk_encoding_is_pygs_and_built_once_per_topology(monkeypatch):
     model.random_walk_pe(graphs.batch(torch.tensor([3, 1])))  # same topology and size: cached
     assert calls == []
     assert GPS(8, 2, pe="none").pe_lin is None
+
+
+def pyg_laplacian_pe(edge_index: torch.Tensor, num_nodes: int, k: int) -> torch.Tensor:
+    """PyG's transform on one graph: [n, k] (random column signs)."""
+    data = Data(edge_index=edge_index, num_nodes=num_nodes)
+    return AddLaplacianEigenvectorPE(k, attr_name="pe", is_undirected=True)(data).pe.float()
+
+
+def assert_equal_up_to_column_signs(pe: torch.Tensor, expected: torch.Tensor) -> None:
+    signs = (pe * expected).sum(0).sign()
+    assert (signs != 0).all()
+    torch.testing.assert_close(pe * signs, expected)
+
+
+def path(n: int) -> torch.Tensor:
+    return to_undirected(torch.stack([torch.arange(n - 1), torch.arange(1, n)]))
+
+
+def test_laplacian_encoding_is_pygs_on_one_graph_tiled_over_copies(monkeypatch):
+    """A batch of two 8-cycles (RingTransfer): each copy gets the cycle's eigenvectors, the
+    same signs in both; from the topology (cached) or, without a key, from each graph."""
+    graphs, batch = ring_batch()
+    model = GPS(8, 2, pe="lap", lap_dim=3)
+    n = graphs.topology.num_nodes
+    pe = model.laplacian_pe(batch)
+    assert pe.shape == (2 * n, 3)
+    assert_equal_up_to_column_signs(pe[:n], pyg_laplacian_pe(graphs.topology.edge_index, n, 3))
+    torch.testing.assert_close(pe[n:], pe[:n])
+    unkeyed = copy.copy(batch)
+    del unkeyed.topology_key
+    torch.testing.assert_close(GPS(8, 2, pe="lap", lap_dim=3).laplacian_pe(unkeyed), pe)
+    calls = []
+    monkeypatch.setattr(
+        AddLaplacianEigenvectorPE, "forward", lambda self, data: calls.append(1) or data
+    )
+    model.laplacian_pe(graphs.batch(torch.tensor([3, 1])))  # same topology and size: cached
+    assert calls == []
+
+
+def test_laplacian_encoding_of_graphs_of_different_sizes_is_each_graphs_own():
+    """A 6-path given one way only (made undirected), a 5-cycle and a 3-path in one batch:
+    each block is its graph's encoding; the 3-path has 2 eigenvectors and a zero column."""
+    cycle = to_undirected(torch.stack([torch.arange(5), (torch.arange(5) + 1) % 5]))
+    directed_path = torch.stack([torch.arange(5), torch.arange(1, 6)])
+    batch = Batch.from_data_list(
+        [
+            Data(edge_index=directed_path, num_nodes=6),
+            Data(edge_index=cycle, num_nodes=5),
+            Data(edge_index=path(3), num_nodes=3),
+        ]
+    )
+    pe = GPS(8, 1, pe="lap", lap_dim=3).laplacian_pe(batch)
+    assert_equal_up_to_column_signs(pe[:6], pyg_laplacian_pe(path(6), 6, 3))
+    assert_equal_up_to_column_signs(pe[6:11], pyg_laplacian_pe(cycle, 5, 3))
+    assert_equal_up_to_column_signs(pe[11:, :2], pyg_laplacian_pe(path(3), 3, 2))
+    assert (pe[11:, 2] == 0).all()
+
+
+def test_laplacian_signs_flip_at_random_in_training_only():
+    """The encoding reaching W: in eval the fixed one; in training each column times one sign
+    per forward pass, from the global RNG (so a seed repeats them), some of them -1."""
+    _, batch = ring_batch()
+    model = GPS(8, 1, heads=2, pe="lap", lap_dim=3)
+    seen = []
+    model.pe_lin.register_forward_hook(lambda module, args, out: seen.append(args[0]))
+    x = torch.randn(batch.num_nodes, 8)
+    pe = model.laplacian_pe(batch)
+
+    def signs(mode_train: bool, seed: int) -> torch.Tensor:  # [calls, k]
+        model.train(mode_train)
+        seen.clear()
+        torch.manual_seed(seed)
+        for _ in range(4):
+            model(x, batch)
+        for encoding in seen:
+            assert_equal_up_to_column_signs(encoding, pe)
+        return torch.stack([(encoding * pe).sum(0).sign() for encoding in seen])
+
+    assert (signs(False, 0) == 1).all()
+    flips = signs(True, 0)
+    assert (flips == -1).any() and (flips == 1).any()
+    torch.testing.assert_close(signs(True, 0), flips)
+
+
+@pytest.mark.parametrize(
+    "options, key",
+    [({"pe": "laplacian"}, "model.pe"), ({"pe": "lap", "lap_dim": 0}, "model.lap_dim")],
+)
+def test_bad_encoding_options_name_their_key(options, key):
+    with pytest.raises(ConfigError, match=key):
+        GPS(8, 1, **options)
+    assert GPS(8, 1, pe="lap", lap_dim=5).pe_lin.in_features == 5
+
+
+def test_laplacian_encoding_is_built_inside_torch_func():
+    """jacrev through GPS with pe=lap (the sensitivity metrics' path), without a topology key
+    so the encoding is computed inside the transform, equals autograd's gradient."""
+    _, batch = ring_batch()
+    del batch.topology_key
+    model = GPS(8, 1, heads=2, pe="lap", lap_dim=3).eval()
+    x = torch.randn(batch.num_nodes, 8, requires_grad=True)
+    jac = torch.func.jacrev(lambda z: model(z, batch)[0, 0])(x)
+    model(x, batch)[0, 0].backward()
+    torch.testing.assert_close(jac, x.grad)
