@@ -10,9 +10,10 @@ MLP). A positional encoding P [N, k] (`pe`) is added to the input, x + W P with 
 - "rwse": P(u) = [RW_1(u), ..., RW_k(u)], the return probabilities of random walks of length
   1..k (PyG's `AddRandomWalkPE`), k = `walk_length`.
 - "lap": P(u) = [v_1(u), ..., v_k(u)], the eigenvectors of the k smallest non-trivial
-  eigenvalues of each graph's symmetric normalised Laplacian I - D^-1/2 A D^-1/2 (PyG's
-  `AddLaplacianEigenvectorPE`; a directed graph is made undirected first, as GraphGPS's LapPE
-  does), k = `lap_dim`; zeros where a graph of n nodes has fewer (k >= n). Computed per graph,
+  eigenvalues of each graph's symmetric normalised Laplacian I - D^-1/2 A D^-1/2 (the encoding
+  of PyG's `AddLaplacianEigenvectorPE`, here with torch's eigensolver; a directed graph is made
+  undirected first, as GraphGPS's LapPE does; GraphGPS's Peptides configs use the unnormalised
+  Laplacian), k = `lap_dim`; zeros where a graph of n nodes has fewer (k >= n). Computed per graph,
   never on the batch's Laplacian, whose eigenspaces mix its graphs. An eigenvector's sign is
   arbitrary: in training mode each column is multiplied by a random sign per forward pass (one
   draw per column for the whole batch, as GraphGPS does, from torch's global RNG); not in eval.
@@ -34,8 +35,8 @@ from torch import Tensor, nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch_geometric.data import Data
 from torch_geometric.nn import GINConv, GPSConv
-from torch_geometric.transforms import AddLaplacianEigenvectorPE, AddRandomWalkPE
-from torch_geometric.utils import is_undirected, to_undirected, unbatch_edge_index
+from torch_geometric.transforms import AddRandomWalkPE
+from torch_geometric.utils import get_laplacian, to_undirected, unbatch_edge_index
 
 from baselines.stack import ConvStack
 from benchmarks.errors import check_choice, check_positive_int, require
@@ -44,19 +45,25 @@ POSITIONAL_ENCODINGS = ("rwse", "lap", "none")
 
 
 def laplacian_eigenvectors(edge_index: Tensor, num_nodes: int, k: int) -> Tensor:
-    """[n, k] Laplacian eigenvector encoding of one graph (`edge_index` [2, E], local indices):
-    PyG's `AddLaplacianEigenvectorPE` with min(k, n - 1) vectors, zero columns after them, and
-    each column's sign fixed (its entry of largest magnitude positive) so that equal graphs get
-    equal encodings."""
+    """[n, k] Laplacian eigenvector encoding of one graph (`edge_index` [2, E], local indices).
+
+    The eigenvectors of the k smallest eigenvalues after the first of L = I - D^-1/2 A D^-1/2 (A
+    made undirected), the encoding of PyG's `AddLaplacianEigenvectorPE`: L from PyG's
+    `get_laplacian` ("sym"), its eigenvectors from `torch.linalg.eigh` on the dense n x n matrix
+    in float64 (torch's own solver: it also runs inside torch.func transforms, where numpy's and
+    scipy's cannot read tensors). min(k, n - 1) vectors, zero columns after them; each column's
+    sign fixed (its entry of largest magnitude positive), so that equal graphs get equal
+    encodings.
+    """
     pe = torch.zeros(num_nodes, k)
-    found = min(k, num_nodes - 1)  # the transform takes n - 1 vectors at most (eigenvalue 0 out)
+    found = min(k, num_nodes - 1)  # the first eigenvector (eigenvalue 0) is left out
     if found < 1:
         return pe
-    if not is_undirected(edge_index, num_nodes=num_nodes):
-        edge_index = to_undirected(edge_index, num_nodes=num_nodes)
-    transform = AddLaplacianEigenvectorPE(found, attr_name="pe", is_undirected=True)
-    with torch.random.fork_rng(devices=[]):  # its random signs must not move the global stream
-        vectors = transform(Data(edge_index=edge_index, num_nodes=num_nodes)).pe
+    edge_index = to_undirected(edge_index.cpu(), num_nodes=num_nodes)
+    index, weight = get_laplacian(edge_index, normalization="sym", num_nodes=num_nodes)
+    laplacian = torch.zeros(num_nodes, num_nodes, dtype=torch.float64)
+    laplacian.index_put_((index[0], index[1]), weight.double(), accumulate=True)
+    vectors = torch.linalg.eigh(laplacian).eigenvectors[:, 1 : found + 1].float()  # ascending
     largest = vectors.abs().argmax(0)  # [found]
     pe[:, :found] = vectors * vectors[largest, torch.arange(found)].sign()
     return pe
@@ -137,13 +144,6 @@ class GPS(ConvStack):
         return self.cached("lap", batch, lambda: self._laplacian_pe(batch, num_nodes))
 
     def _laplacian_pe(self, batch, num_nodes: int) -> Tensor:
-        # the eigensolvers (numpy's, scipy's) read tensor memory, which the tensors made under
-        # torch.func (jacrev in the sensitivity metrics) lack; the encoding is a constant of the
-        # graphs, so it is built outside those transforms
-        with torch._C._DisableFuncTorch():
-            return self._laplacian_pe_of_graphs(batch, num_nodes)
-
-    def _laplacian_pe_of_graphs(self, batch, num_nodes: int) -> Tensor:
         edge_index = batch.edge_index.cpu()
         graph = getattr(batch, "batch", None)  # [N], sorted: each graph's nodes are one block
         graph = edge_index.new_zeros(num_nodes) if graph is None else graph.cpu()

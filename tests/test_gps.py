@@ -1,14 +1,16 @@
-"""GPS: attention reaches the whole graph and no other; RWSE and Laplacian eigenvectors as PyG
-computes them, per graph, once per topology."""
+"""GPS: attention reaches the whole graph and no other; RWSE as PyG computes it and Laplacian
+eigenvectors checked against networkx's Laplacian, per graph, once per topology."""
 
 import copy
 
+import networkx as nx
 import pytest
 import torch
 from torch_geometric.data import Batch, Data
 from torch_geometric.transforms import AddLaplacianEigenvectorPE, AddRandomWalkPE
-from torch_geometric.utils import to_undirected
+from torch_geometric.utils import to_networkx, to_undirected
 
+import baselines.gps
 from baselines import GPS
 from benchmarks.errors import ConfigError
 from benchmarks.tasks import RingTransfer
@@ -48,10 +50,18 @@ def test_random_walk_encoding_is_pygs_and_built_once_per_topology(monkeypatch):
     assert GPS(8, 2, pe="none").pe_lin is None
 
 
-def pyg_laplacian_pe(edge_index: torch.Tensor, num_nodes: int, k: int) -> torch.Tensor:
-    """PyG's transform on one graph: [n, k] (random column signs)."""
-    data = Data(edge_index=edge_index, num_nodes=num_nodes)
-    return AddLaplacianEigenvectorPE(k, attr_name="pe", is_undirected=True)(data).pe.float()
+def assert_laplacian_eigenvectors(pe: torch.Tensor, edge_index: torch.Tensor, n: int) -> None:
+    """The columns of `pe` [n, k] are orthonormal eigenvectors of the graph's normalised
+    Laplacian (networkx's, on the undirected graph) for its k smallest eigenvalues after the
+    first: L pe = pe diag(lambda_2..lambda_{k+1}). Basis-free, so it holds however a solver
+    picks vectors within a repeated eigenvalue (a cycle's come in pairs)."""
+    graph = to_networkx(Data(edge_index=edge_index, num_nodes=n), to_undirected=True)
+    laplacian = torch.tensor(nx.normalized_laplacian_matrix(graph).toarray(), dtype=torch.float64)
+    k = pe.shape[1]
+    eigenvalues = torch.linalg.eigvalsh(laplacian)[1 : k + 1]
+    pe = pe.double()
+    torch.testing.assert_close(laplacian @ pe, pe * eigenvalues, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(pe.T @ pe, torch.eye(k, dtype=torch.float64), atol=1e-5, rtol=0)
 
 
 def assert_equal_up_to_column_signs(pe: torch.Tensor, expected: torch.Tensor) -> None:
@@ -72,15 +82,13 @@ def test_laplacian_encoding_is_pygs_on_one_graph_tiled_over_copies(monkeypatch):
     n = graphs.topology.num_nodes
     pe = model.laplacian_pe(batch)
     assert pe.shape == (2 * n, 3)
-    assert_equal_up_to_column_signs(pe[:n], pyg_laplacian_pe(graphs.topology.edge_index, n, 3))
+    assert_laplacian_eigenvectors(pe[:n], graphs.topology.edge_index, n)
     torch.testing.assert_close(pe[n:], pe[:n])
     unkeyed = copy.copy(batch)
     del unkeyed.topology_key
     torch.testing.assert_close(GPS(8, 2, pe="lap", lap_dim=3).laplacian_pe(unkeyed), pe)
     calls = []
-    monkeypatch.setattr(
-        AddLaplacianEigenvectorPE, "forward", lambda self, data: calls.append(1) or data
-    )
+    monkeypatch.setattr(baselines.gps, "laplacian_eigenvectors", lambda *a: calls.append(1))
     model.laplacian_pe(graphs.batch(torch.tensor([3, 1])))  # same topology and size: cached
     assert calls == []
 
@@ -98,9 +106,9 @@ def test_laplacian_encoding_of_graphs_of_different_sizes_is_each_graphs_own():
         ]
     )
     pe = GPS(8, 1, pe="lap", lap_dim=3).laplacian_pe(batch)
-    assert_equal_up_to_column_signs(pe[:6], pyg_laplacian_pe(path(6), 6, 3))
-    assert_equal_up_to_column_signs(pe[6:11], pyg_laplacian_pe(cycle, 5, 3))
-    assert_equal_up_to_column_signs(pe[11:, :2], pyg_laplacian_pe(path(3), 3, 2))
+    assert_laplacian_eigenvectors(pe[:6], path(6), 6)
+    assert_laplacian_eigenvectors(pe[6:11], cycle, 5)
+    assert_laplacian_eigenvectors(pe[11:, :2], path(3), 3)
     assert (pe[11:, 2] == 0).all()
 
 
@@ -150,3 +158,12 @@ def test_laplacian_encoding_is_built_inside_torch_func():
     jac = torch.func.jacrev(lambda z: model(z, batch)[0, 0])(x)
     model(x, batch)[0, 0].backward()
     torch.testing.assert_close(jac, x.grad)
+
+
+def test_laplacian_encoding_equals_pygs_transform_on_a_simple_spectrum():
+    """On a path (no repeated eigenvalue, so the eigenvectors are unique up to sign): the same
+    columns as PyG's AddLaplacianEigenvectorPE."""
+    data = Data(edge_index=path(7), num_nodes=7)
+    expected = AddLaplacianEigenvectorPE(4, attr_name="pe", is_undirected=True)(data).pe.float()
+    pe = baselines.gps.laplacian_eigenvectors(path(7), 7, 4)
+    assert_equal_up_to_column_signs(pe, expected)
