@@ -59,6 +59,13 @@ def prepare(cfg: DictConfig):
     """Check the config and build task, network and run directory; writes nothing."""
     validate(cfg)
     device = resolve_device(cfg.device)
+    for remedy in ("virtual_node", "rewiring"):
+        require(
+            cfg.get(remedy) is None or not cfg.model.get("khop", False),
+            remedy,
+            "does nothing with model.khop=true: k-hop layers aggregate the original graph's "
+            "hop sets, not its edges; set model.khop=false",
+        )
     task: Task = build("task", cfg.task)
     if cfg.get("rewiring") is not None:
         rewire(task, build("rewiring", cfg.rewiring))

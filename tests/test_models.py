@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from benchmarks.errors import ConfigError
 from benchmarks.runner import prepare
 from tests.helpers import LOCAL_MODELS, MODELS, TASKS, TINY_TASKS, compose_config
 
@@ -25,7 +26,13 @@ def test_model_trains_one_step_on_task(task, model):
 @pytest.mark.parametrize("remedy", ["virtual_node=true", "rewiring=fosr", "rewiring=sdrf"])
 @pytest.mark.parametrize("model", MODELS)
 def test_model_trains_one_step_with_a_graph_remedy(model, remedy):
-    """The virtual node and both rewirings are options of every model (on RingTransfer)."""
+    """The virtual node and both rewirings are options of every model (on RingTransfer); a k-hop
+    model, whose layers read the original hop sets and never the new edges, is refused with one
+    line naming the remedy."""
+    if compose_config([f"model={model}"]).model.get("khop", False):
+        with pytest.raises(ConfigError, match=f"^{remedy.split('=')[0]}: does nothing"):
+            train_one_step("ring_transfer", model, remedy)
+        return
     net = train_one_step("ring_transfer", model, remedy)
     assert (net.virtual_node is not None) == remedy.startswith("virtual_node")
 
