@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch_geometric.data import Data
-from torch_geometric.transforms import BaseTransform
 from torch_geometric.utils import coalesce, remove_self_loops, to_undirected
 
+from baselines.rewiring.transform import EdgeRewiring
 
-class FoSR(BaseTransform):
+
+class FoSR(EdgeRewiring):
     r"""Adds ``num_iterations`` undirected edges chosen by first-order spectral-gap increase.
 
     The input graph is treated as undirected (``edge_index`` is symmetrised, self-loops and
@@ -47,12 +47,6 @@ class FoSR(BaseTransform):
         self.num_iterations = num_iterations
         self.initial_power_iterations = initial_power_iterations
         self.seed = seed
-
-    def forward(self, data: Data) -> Data:
-        if getattr(data, "edge_attr", None) is not None:
-            raise ValueError("FoSR: graphs with edge_attr are not supported")
-        data.edge_index = self.rewire(data.edge_index, data.num_nodes)
-        return data
 
     def rewire(self, edge_index: Tensor, num_nodes: int) -> Tensor:
         """[2, E] edges of an n-node graph -> [2, E'] undirected, coalesced, rewired edges."""

@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch_geometric.data import Data
-from torch_geometric.transforms import BaseTransform
 from torch_geometric.utils import remove_self_loops, to_dense_adj
+
+from baselines.rewiring.transform import EdgeRewiring
 
 
 def balanced_forman_curvature(adjacency: Tensor, i: Tensor, j: Tensor) -> Tensor:
@@ -75,7 +75,7 @@ def balanced_forman_curvature(adjacency: Tensor, i: Tensor, j: Tensor) -> Tensor
     return torch.where(low > 1, curvature, torch.zeros_like(curvature))
 
 
-class SDRF(BaseTransform):
+class SDRF(EdgeRewiring):
     r"""Curvature-based rewiring: ``num_iterations`` steps of SDRF (Topping et al. 2022).
 
     The graph is treated as undirected (symmetrised, self-loops and duplicates dropped) and held as
@@ -98,12 +98,6 @@ class SDRF(BaseTransform):
         self.tau = tau
         self.c_plus = c_plus
         self.seed = seed
-
-    def forward(self, data: Data) -> Data:
-        if getattr(data, "edge_attr", None) is not None:
-            raise ValueError("SDRF: graphs with edge_attr are not supported")
-        data.edge_index = self.rewire(data.edge_index, data.num_nodes)
-        return data
 
     def rewire(self, edge_index: Tensor, num_nodes: int) -> Tensor:
         """[2, E] edges of an n-node graph -> [2, E'] undirected rewired edges."""
