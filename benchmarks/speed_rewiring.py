@@ -12,8 +12,6 @@ a smaller graph). One thread by default, like the other speed benchmarks on this
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from functools import partial
 
 import networkx as nx
@@ -22,16 +20,7 @@ from torch_geometric.utils import from_networkx
 
 import benchmarks  # noqa: F401  (OMP_WAIT_POLICY before torch loads)
 from baselines.rewiring import SDRF, FoSR
-
-
-def median_seconds(rewire, repeats: int) -> float:
-    """Median wall time of ``repeats`` calls of ``rewire()``."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        rewire()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from benchmarks.speed_data import median_seconds
 
 
 def main(argv=None) -> None:
