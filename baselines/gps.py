@@ -8,7 +8,7 @@ with GIN as the local MPNN (GraphGPS's default without edge features: GINConv wi
 MLP). A positional encoding P [N, k] (`pe`) is added to the input, x + W P with W = Linear(k, d):
 
 - "rwse": P(u) = [RW_1(u), ..., RW_k(u)], the return probabilities of random walks of length
-  1..k (PyG's `AddRandomWalkPE`), k = `walk_length`.
+  1..k in u's graph (PyG's `AddRandomWalkPE`, computed per graph), k = `walk_length`.
 - "lap": P(u) = [v_1(u), ..., v_k(u)], the eigenvectors of the k smallest non-trivial
   eigenvalues of each graph's symmetric normalised Laplacian I - D^-1/2 A D^-1/2 (the encoding
   of PyG's `AddLaplacianEigenvectorPE`, here with torch's eigensolver; a directed graph is made
@@ -33,10 +33,13 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
-from torch_geometric.data import Data
 from torch_geometric.nn import GINConv, GPSConv
-from torch_geometric.transforms import AddRandomWalkPE
-from torch_geometric.utils import get_laplacian, to_undirected, unbatch_edge_index
+from torch_geometric.utils import (
+    get_laplacian,
+    to_dense_adj,
+    to_undirected,
+    unbatch_edge_index,
+)
 
 from baselines.stack import ConvStack
 from benchmarks.errors import check_choice, check_positive_int, require
@@ -67,6 +70,32 @@ def laplacian_eigenvectors(edge_index: Tensor, num_nodes: int, k: int) -> Tensor
     largest = vectors.abs().argmax(0)  # [found]
     pe[:, :found] = vectors * vectors[largest, torch.arange(found)].sign()
     return pe
+
+
+def random_walk_returns(edge_index: Tensor, graph: Tensor, walk_length: int) -> Tensor:
+    """[N, k] RWSE of each node in its own graph: RW_t(u) = (P^t)_uu for t = 1..k, P = D^-1 A
+    (row u: 1 / out-degree of u on each out-edge), the encoding of PyG's `AddRandomWalkPE` on
+    each graph (simple graphs: PyG counts a repeated edge in the degree but not in A).
+
+    Dense per graph, batched: one [B, n, n] walk matrix per graph from PyG's `to_dense_adj` (n the
+    largest graph), O(B n^2) memory and O(k B n^3) time. (`AddRandomWalkPE` on a whole batch of
+    more than 2000 nodes takes products of sparse CSR matrices instead, whose memory this torch
+    does not give back: about 1 GB per call on 4000 nodes.)
+
+    Args:
+        edge_index: [2, E], the batch's edges (row 0 the walk's current node).
+        graph: [N], each node's graph, sorted (each graph's nodes one block).
+        walk_length: k.
+    """
+    adj = to_dense_adj(edge_index, graph)  # [B, n, n]
+    walk = adj / adj.sum(-1, keepdim=True).clamp(min=1)
+    power, returns = walk, [walk.diagonal(dim1=1, dim2=2)]
+    for _ in range(walk_length - 1):
+        power = power @ walk
+        returns.append(power.diagonal(dim1=1, dim2=2))  # [B, n]
+    sizes = torch.bincount(graph)
+    position = torch.arange(graph.numel(), device=graph.device) - (sizes.cumsum(0) - sizes)[graph]
+    return torch.stack(returns, -1)[graph, position]
 
 
 class GPS(ConvStack):
@@ -129,12 +158,22 @@ class GPS(ConvStack):
         return pe
 
     def random_walk_pe(self, batch, num_nodes: int | None = None) -> Tensor:
-        """[N, k] RWSE of the batch's graph (N: `num_nodes`, default the batch's), cached per
-        topology and device when it has one."""
+        """[N, k] RWSE of each graph of the batch (`random_walk_returns`; N: `num_nodes`, default
+        the batch's), cached per topology and device when it has one."""
         num_nodes = batch.num_nodes if num_nodes is None else num_nodes
-        data = Data(edge_index=batch.edge_index, num_nodes=num_nodes)
-        transform = AddRandomWalkPE(self.walk_length, attr_name="pe")
-        return self.cached("rwse", batch, lambda: transform(data).pe)
+        return self.cached("rwse", batch, lambda: self._random_walk_pe(batch, num_nodes))
+
+    def _random_walk_pe(self, batch, num_nodes: int) -> Tensor:
+        edge_index = batch.edge_index
+        graph = getattr(batch, "batch", None)
+        graph = edge_index.new_zeros(num_nodes) if graph is None else graph
+        if getattr(batch, "topology_key", None) is None:
+            return random_walk_returns(edge_index, graph, self.walk_length)
+        # copies of one topology (see `_laplacian_pe`): graph 0, tiled
+        first = edge_index[:, graph[edge_index[0]] == 0]
+        size = int((graph == 0).sum())
+        pe = random_walk_returns(first, graph.new_zeros(size), self.walk_length)
+        return pe.repeat(num_nodes // size, 1)
 
     def laplacian_pe(self, batch, num_nodes: int | None = None) -> Tensor:
         """[N, k] Laplacian eigenvector encoding of each graph of the batch, in the fixed signs

@@ -42,12 +42,29 @@ def test_random_walk_encoding_is_pygs_and_built_once_per_topology(monkeypatch):
     ).pe
     torch.testing.assert_close(model.random_walk_pe(batch), expected)
     calls = []
+    compute = baselines.gps.random_walk_returns
     monkeypatch.setattr(
-        AddRandomWalkPE, "forward", lambda self, data: calls.append(1) or data, raising=True
+        baselines.gps, "random_walk_returns", lambda *args: calls.append(1) or compute(*args)
     )
     model.random_walk_pe(graphs.batch(torch.tensor([3, 1])))  # same topology and size: cached
     assert calls == []
     assert GPS(8, 2, pe="none").pe_lin is None
+
+
+def test_random_walk_encoding_of_graphs_of_different_sizes_is_each_graphs_own():
+    """A directed 6-path, a 5-cycle with a chord and a self-loop, and a 3-path in one batch of
+    2,000+ nodes' worth of copies (where PyG's transform on the whole batch switches to sparse
+    products): each block is PyG's AddRandomWalkPE of its own graph."""
+    cycle = to_undirected(torch.stack([torch.arange(5), (torch.arange(5) + 1) % 5]))
+    cycle = torch.cat([cycle, torch.tensor([[0, 2, 3], [2, 0, 3]])], 1)
+    graphs = [
+        Data(edge_index=torch.stack([torch.arange(5), torch.arange(1, 6)]), num_nodes=6),
+        Data(edge_index=cycle, num_nodes=5),
+        Data(edge_index=path(3), num_nodes=3),
+    ] * 150
+    pe = GPS(8, 1, walk_length=7).random_walk_pe(Batch.from_data_list(graphs))
+    expected = torch.cat([AddRandomWalkPE(7, attr_name="pe")(g.clone()).pe for g in graphs])
+    torch.testing.assert_close(pe, expected)
 
 
 def assert_laplacian_eigenvectors(pe: torch.Tensor, edge_index: torch.Tensor, n: int) -> None:
