@@ -34,12 +34,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch_geometric.nn import GINConv, GPSConv
-from torch_geometric.utils import (
-    get_laplacian,
-    to_dense_adj,
-    to_undirected,
-    unbatch_edge_index,
-)
+from torch_geometric.utils import get_laplacian, to_dense_adj, to_undirected, unbatch_edge_index
 
 from baselines.stack import ConvStack
 from benchmarks.errors import check_choice, check_positive_int, require
@@ -75,7 +70,7 @@ def laplacian_eigenvectors(edge_index: Tensor, num_nodes: int, k: int) -> Tensor
 def random_walk_returns(edge_index: Tensor, graph: Tensor, walk_length: int) -> Tensor:
     """[N, k] RWSE of each node in its own graph: RW_t(u) = (P^t)_uu for t = 1..k, P = D^-1 A
     (row u: 1 / out-degree of u on each out-edge), the encoding of PyG's `AddRandomWalkPE` on
-    each graph (simple graphs: PyG counts a repeated edge in the degree but not in A).
+    each graph (equal on simple graphs; PyG counts a repeated edge once in A, twice in D).
 
     Dense per graph, batched: one [B, n, n] walk matrix per graph from PyG's `to_dense_adj` (n the
     largest graph), O(B n^2) memory and O(k B n^3) time. (`AddRandomWalkPE` on a whole batch of

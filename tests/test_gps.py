@@ -52,9 +52,9 @@ def test_random_walk_encoding_is_pygs_and_built_once_per_topology(monkeypatch):
 
 
 def test_random_walk_encoding_of_graphs_of_different_sizes_is_each_graphs_own():
-    """A directed 6-path, a 5-cycle with a chord and a self-loop, and a 3-path in one batch of
-    2,000+ nodes' worth of copies (where PyG's transform on the whole batch switches to sparse
-    products): each block is PyG's AddRandomWalkPE of its own graph."""
+    """150 copies each of a directed 6-path, a 5-cycle with a chord and a self-loop, and a
+    3-path in one batch (2,100 nodes: PyG's transform on a whole batch this size switches to
+    sparse products): every node's encoding is PyG's AddRandomWalkPE of its own graph."""
     cycle = to_undirected(torch.stack([torch.arange(5), (torch.arange(5) + 1) % 5]))
     cycle = torch.cat([cycle, torch.tensor([[0, 2, 3], [2, 0, 3]])], 1)
     graphs = [
