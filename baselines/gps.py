@@ -88,9 +88,22 @@ def random_walk_returns(edge_index: Tensor, graph: Tensor, walk_length: int) -> 
     for _ in range(walk_length - 1):
         power = power @ walk
         returns.append(power.diagonal(dim1=1, dim2=2))  # [B, n]
-    sizes = torch.bincount(graph)
-    position = torch.arange(graph.numel(), device=graph.device) - (sizes.cumsum(0) - sizes)[graph]
-    return torch.stack(returns, -1)[graph, position]
+    real = torch.arange(adj.shape[1], device=graph.device) < torch.bincount(graph)[:, None]
+    return torch.stack(returns, -1)[real]  # [B, n, k] -> [N, k], graph by graph
+
+
+def graph_of_each_node(batch, num_nodes: int) -> Tensor:
+    """[N] each node's graph, sorted (each graph's nodes one block); all 0 without `batch.batch`."""
+    graph = getattr(batch, "batch", None)
+    return batch.edge_index.new_zeros(num_nodes) if graph is None else graph
+
+
+def first_copy(edge_index: Tensor, graph: Tensor) -> Tensor:
+    """Graph 0's edges in a batch whose graphs are copies of one topology (it has a
+    `topology_key`): GraphSet.batch (benchmarks/tasks/graphs.py) sets the key and tiles the
+    topology's edges (`_structure`), a rewired topology has its own key, and VirtualNode adds one
+    node per copy and re-keys. An encoding of graph 0, tiled, is the batch's."""
+    return edge_index[:, graph[edge_index[0]] == 0]
 
 
 class GPS(ConvStack):
@@ -159,16 +172,14 @@ class GPS(ConvStack):
         return self.cached("rwse", batch, lambda: self._random_walk_pe(batch, num_nodes))
 
     def _random_walk_pe(self, batch, num_nodes: int) -> Tensor:
-        edge_index = batch.edge_index
-        graph = getattr(batch, "batch", None)
-        graph = edge_index.new_zeros(num_nodes) if graph is None else graph
+        graph = graph_of_each_node(batch, num_nodes)
         if getattr(batch, "topology_key", None) is None:
-            return random_walk_returns(edge_index, graph, self.walk_length)
-        # copies of one topology (see `_laplacian_pe`): graph 0, tiled
-        first = edge_index[:, graph[edge_index[0]] == 0]
+            return random_walk_returns(batch.edge_index, graph, self.walk_length)
         size = int((graph == 0).sum())
-        pe = random_walk_returns(first, graph.new_zeros(size), self.walk_length)
-        return pe.repeat(num_nodes // size, 1)
+        first = random_walk_returns(
+            first_copy(batch.edge_index, graph), graph.new_zeros(size), self.walk_length
+        )
+        return first.repeat(num_nodes // size, 1)
 
     def laplacian_pe(self, batch, num_nodes: int | None = None) -> Tensor:
         """[N, k] Laplacian eigenvector encoding of each graph of the batch, in the fixed signs
@@ -179,14 +190,10 @@ class GPS(ConvStack):
 
     def _laplacian_pe(self, batch, num_nodes: int) -> Tensor:
         edge_index = batch.edge_index.cpu()
-        graph = getattr(batch, "batch", None)  # [N], sorted: each graph's nodes are one block
-        graph = edge_index.new_zeros(num_nodes) if graph is None else graph.cpu()
+        graph = graph_of_each_node(batch, num_nodes).cpu()
         sizes = torch.bincount(graph).tolist()  # [B]
         if getattr(batch, "topology_key", None) is not None:
-            # every graph is a copy of one topology: GraphSet.batch (benchmarks/tasks/graphs.py)
-            # sets the key and tiles the topology's edges (`_structure`), a rewired topology has
-            # its own key, and VirtualNode adds one node per copy and re-keys. So: graph 0, tiled
-            first = edge_index[:, graph[edge_index[0]] == 0]
+            first = first_copy(edge_index, graph)
             pe = laplacian_eigenvectors(first, sizes[0], self.lap_dim).repeat(len(sizes), 1)
         else:
             # unbatch_edge_index wants edges grouped by graph (the virtual node appends its own)
