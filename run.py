@@ -11,8 +11,10 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from benchmarks.command_line import check_command_line
-from benchmarks.runner import main  # first import of torch: after benchmarks' thread settings
+from benchmarks.engine.command_line import check_command_line
+from benchmarks.engine.runner import (
+    main,  # first import of torch: after benchmarks' thread settings
+)
 
 
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")

@@ -2,7 +2,6 @@
 
 from baselines.adgn import ADGN
 from baselines.drew import DRewGCN
-from baselines.fully_adjacent import fully_adjacent_edges
 from baselines.gat import GAT, GATv2
 from baselines.gatedgcn import GatedGCN, GatedGCNLayer
 from baselines.gcn import GCN
@@ -14,6 +13,7 @@ from baselines.gnn_ssm import GCNSSM
 from baselines.gps import GPS
 from baselines.sage import GraphSAGE
 from baselines.stack import ConvStack
+from benchmarks.core.fully_adjacent import fully_adjacent_edges
 
 __all__ = [
     "ADGN",
@@ -31,5 +31,5 @@ __all__ = [
     "GatedGCN",
     "GatedGCNLayer",
     "GraphSAGE",
-    "fully_adjacent_edges",
+
 ]

@@ -15,8 +15,9 @@ activation default to off; sigma (``conv_act``) acts inside the step.
 
 from torch_geometric.nn import AntiSymmetricConv, GCNConv
 
-from baselines.stack import ConvStack, make_activation
-from benchmarks.errors import require
+from baselines.stack import ConvStack
+from benchmarks.core.contract import make_activation
+from benchmarks.core.errors import require
 
 PHIS = ("gcn", "sum")
 

@@ -26,9 +26,9 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch_geometric.nn import GCNConv
 
-from baselines.fully_adjacent import fully_adjacent_edges
 from baselines.stack import ConvStack
-from benchmarks.errors import require
+from benchmarks.core.errors import require
+from benchmarks.core.fully_adjacent import fully_adjacent_edges
 
 
 class DRewGCN(ConvStack):

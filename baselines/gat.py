@@ -10,7 +10,7 @@ Heads are concatenated, each of width dim / heads (the gLSTM paper's code used G
 from torch_geometric.nn import GATConv, GATv2Conv
 
 from baselines.stack import ConvStack
-from benchmarks.errors import require
+from benchmarks.core.errors import require
 
 
 class GAT(ConvStack):

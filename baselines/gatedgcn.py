@@ -23,8 +23,10 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 
-from baselines.stack import NORMS, ConvStack, edge_features, make_activation
-from benchmarks.errors import require
+from baselines.stack import ConvStack
+from benchmarks.core.contract import NORMS, make_activation
+from benchmarks.core.edges import edge_features
+from benchmarks.core.errors import require
 
 EPS = 1e-6  # in the denominator of the gated mean (GraphGPS, benchmarking-gnns)
 

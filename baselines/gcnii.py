@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import GCN2Conv
 
 from baselines.stack import ConvStack
-from benchmarks.errors import require
+from benchmarks.core.errors import require
 
 
 class GCNII(ConvStack):

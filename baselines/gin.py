@@ -11,8 +11,9 @@ A-DGN codes' GIN: GINConv(Linear), learnt eps.)
 from torch import nn
 from torch_geometric.nn import GINConv
 
-from baselines.stack import ConvStack, make_activation
-from benchmarks.errors import require
+from baselines.stack import ConvStack
+from benchmarks.core.contract import make_activation
+from benchmarks.core.errors import require
 
 
 class GIN(ConvStack):

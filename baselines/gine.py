@@ -15,8 +15,10 @@ activation, dropout, residual and norm follow the MLP.
 from torch import Tensor, nn
 from torch_geometric.nn import GINEConv
 
-from baselines.stack import ConvStack, edge_features, make_activation
-from benchmarks.errors import require
+from baselines.stack import ConvStack
+from benchmarks.core.contract import make_activation
+from benchmarks.core.edges import edge_features
+from benchmarks.core.errors import require
 
 
 class GINE(ConvStack):

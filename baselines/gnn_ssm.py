@@ -48,7 +48,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import GCNConv
 
 from baselines.stack import ConvStack
-from benchmarks.errors import check_bool, require
+from benchmarks.core.errors import check_bool, require
 
 
 def _check_eigenvalue(key: str, value) -> float | None:

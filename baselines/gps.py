@@ -37,7 +37,7 @@ from torch_geometric.nn import GINConv, GPSConv
 from torch_geometric.utils import get_laplacian, to_dense_adj, to_undirected, unbatch_edge_index
 
 from baselines.stack import ConvStack
-from benchmarks.errors import check_choice, check_positive_int, require
+from benchmarks.core.errors import check_choice, check_positive_int, require
 
 POSITIONAL_ENCODINGS = ("rwse", "lap", "none")
 

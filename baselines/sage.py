@@ -8,7 +8,7 @@ The node enters through its own weight W_1 (`root_weight`), not through a self-l
 from torch_geometric.nn import SAGEConv
 
 from baselines.stack import ConvStack
-from benchmarks.errors import require
+from benchmarks.core.errors import require
 
 AGGREGATIONS = ("mean", "sum", "max", "min")
 

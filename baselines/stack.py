@@ -12,52 +12,11 @@ without `khop`) by every node -> the readout node of its graph (`fully_adjacent_
 from __future__ import annotations
 
 from torch import Tensor, nn
-from torch_geometric.nn.resolver import activation_resolver
 
-from baselines.fully_adjacent import fully_adjacent_edges
-from benchmarks.errors import ConfigError, require
-
-NORMS = {"none": nn.Identity, "layer": nn.LayerNorm, "batch": nn.BatchNorm1d}
-
-
-def make_activation(act: str | None) -> nn.Module:
-    """none -> identity; otherwise an activation PyG's resolver knows (relu, gelu, tanh...)."""
-    if act in (None, "none", "identity"):
-        return nn.Identity()
-    try:
-        return activation_resolver(act)
-    except ValueError:
-        raise ConfigError(f"model.act: unknown activation {act!r}") from None
-
-
-def layer_edges(batch, layer: int, khop: bool) -> Tensor:
-    """The (sender, receiver) pairs layer `layer` (1-based) aggregates over: [2, E_l]."""
-    if not khop:
-        return batch.edge_index
-    hop_index = batch.hop_index
-    require(
-        layer <= len(hop_index),
-        "model.khop",
-        f"layer {layer} needs pairs at distance {layer}, the batch has {len(hop_index)} hop sets",
-    )
-    return hop_index[layer - 1]
-
-
-def edge_features(batch, edges: Tensor, x: Tensor) -> Tensor:
-    """The features [E_l, d] of the pairs `edges` [2, E_l], for models that read edge features
-    (GINE, GatedGCN): the task's encoded edge features `batch.edge_embedding` [E, d] when `edges`
-    is the graph's own `batch.edge_index`; zeros when the task has none or the layer's pairs are
-    others (k-hop sets, the FA layer). Dtype and device follow x [N, d]."""
-    embedding = getattr(batch, "edge_embedding", None)
-    if embedding is not None and edges is batch.edge_index:
-        require(
-            embedding.shape == (edges.size(1), x.size(1)),
-            "model.dim",
-            f"edge features of shape {tuple(embedding.shape)} do not match "
-            f"{edges.size(1)} edges of width {x.size(1)}",
-        )
-        return embedding
-    return x.new_zeros(edges.size(1), x.size(1))
+from benchmarks.core.contract import NORMS, make_activation
+from benchmarks.core.edges import layer_edges
+from benchmarks.core.errors import require
+from benchmarks.core.fully_adjacent import fully_adjacent_edges
 
 
 class ConvStack(nn.Module):

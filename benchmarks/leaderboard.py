@@ -52,6 +52,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from benchmarks.engine.store import load_results  # noqa: E402
 from benchmarks.report import (  # noqa: E402
     DDOF,
     HIGHER_IS_BETTER,
@@ -65,7 +66,6 @@ from benchmarks.report import (  # noqa: E402
     to_markdown,
     varying_columns,
 )
-from benchmarks.store import load_results  # noqa: E402
 
 MISSING = "–"
 # Column labels: short names of problem sizes and task settings (others: their own name), the

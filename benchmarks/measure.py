@@ -23,14 +23,14 @@ import torch
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from benchmarks.errors import ConfigError, require
-from benchmarks.metrics.measure import measure
-from benchmarks.run_logger import NullLogger
-from benchmarks.runner import generate_data, prepare
-from benchmarks.store import RunDir
+from benchmarks.core.errors import ConfigError, require
+from benchmarks.engine.config import CONF_DIR as CONF
+from benchmarks.engine.measurements import measure
+from benchmarks.engine.run_logger import NullLogger
+from benchmarks.engine.runner import generate_data, prepare
+from benchmarks.engine.store import RunDir
 
 MEASURED_PREFIXES = ("sens/", "cap/")
-CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 def options_added_since(stored: DictConfig) -> dict:

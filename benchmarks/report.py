@@ -42,10 +42,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from benchmarks.store import config_hash, load_results  # noqa: E402
+from benchmarks.engine.config import CONF_DIR as CONF  # noqa: E402
+from benchmarks.engine.store import config_hash, load_results  # noqa: E402
 from benchmarks.studies import memory_capacity  # noqa: E402
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
 DDOF = 1  # sample standard deviation over seeds
 SEED_KEYS = ("config.seed", "config.data_seed", "config.model_seed")
 # Short names for config keys in variant labels; keys not listed use their last path component.

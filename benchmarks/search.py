@@ -13,7 +13,7 @@ NAME names ``conf/search/NAME.yaml`` (or is the path of such a file), which stat
 
 Trial :math:`t` composes ``conf/`` with ``experiment_name=STUDY progress=false``, then the file's
 overrides, then its sampled parameters, then the command line's overrides (last, so they win),
-and calls :func:`benchmarks.runner.run`: a run already in the store is read back, not retrained.
+and calls :func:`benchmarks.engine.runner.run`: a run already in the store is read back, not retrained.
 Its objective is the selected epoch's validation metric ``val/<metric>`` (the selection score
 for tasks without a validation split).
 
@@ -51,11 +51,11 @@ from optuna.distributions import (
 from optuna.trial import FrozenTrial, TrialState
 from tqdm import tqdm
 
-from benchmarks import runner
-from benchmarks.errors import ConfigError, require
-from benchmarks.store import RunDir
+from benchmarks.core.errors import ConfigError, require
+from benchmarks.engine import runner
+from benchmarks.engine.config import CONF_DIR as CONF
+from benchmarks.engine.store import RunDir
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
 SEARCHES = CONF / "search"
 DIRECTIONS = ("maximize", "minimize")
 

@@ -29,7 +29,7 @@ import pandas as pd
 import yaml
 
 from benchmarks import report as rep
-from benchmarks.errors import ConfigError, require
+from benchmarks.core.errors import ConfigError, require
 
 ANCHORS = Path(__file__).with_name("anchors.yaml")
 QUICK = "_quick"

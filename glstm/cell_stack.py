@@ -22,9 +22,10 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch_geometric.nn import SimpleConv
 
-from baselines.fully_adjacent import fully_adjacent_edges
-from baselines.stack import NORMS, layer_edges, make_activation
-from benchmarks.errors import check_bool, check_choice, check_positive_int, require
+from benchmarks.core.contract import NORMS, make_activation
+from benchmarks.core.edges import layer_edges
+from benchmarks.core.errors import check_bool, check_choice, check_positive_int, require
+from benchmarks.core.fully_adjacent import fully_adjacent_edges
 from glstm.head_norm import HeadNorm
 
 AGGREGATIONS = ("sum", "mean")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from baselines.fully_adjacent import fully_adjacent_edges
-from benchmarks.errors import check_bool, check_choice, check_positive_int
+from benchmarks.core.errors import check_bool, check_choice, check_positive_int
+from benchmarks.core.fully_adjacent import fully_adjacent_edges
 from glstm.block import GLSTMBlock
 from glstm.layer import ACTIVATIONS, HIDDEN_NORMS, INPUT_GATES, INPUT_NORMS
 from glstm.memory import Memory, ParallelMemory, RecurrentMemory, form_costs
@@ -47,7 +47,7 @@ class GLSTM(nn.Module):
             instead of the graph's edges. (default: False)
         last_layer_fa (bool): the model's last layer (the last block's last layer) aggregates
             every node of a graph into its readout node instead of its edges or hop set (Alon &
-            Yahav's FA, :func:`~baselines.fully_adjacent.fully_adjacent_edges`). (default: False)
+            Yahav's FA, :func:`~benchmarks.core.fully_adjacent.fully_adjacent_edges`). (default: False)
         input_norm (str): ``none`` | ``layer`` | ``rms`` | ``batch``. (default: none)
         hidden_norm (str): ``group`` (GroupNorm, H groups) | ``none``. (default: group)
         act (str): activation after each layer's output projection. (default: none)

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from benchmarks.errors import check_choice
+from benchmarks.core.errors import check_choice
 from glstm.cell_stack import CellStack
 
 INPUT_GATES = ("exp", "sigmoid", "none")

@@ -7,6 +7,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 
 import benchmarks  # noqa: F401  (thread settings must precede the first torch import)
+import benchmarks.engine.config  # noqa: F401  (the config resolvers)
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"

@@ -6,8 +6,9 @@ import pytest
 import torch
 from torch_geometric.nn import GatedGraphConv
 
-from baselines import GAT, GCN, GGNN, GIN, GATv2, fully_adjacent_edges
-from benchmarks.runner import run
+from baselines import GAT, GCN, GGNN, GIN, GATv2
+from benchmarks.core.fully_adjacent import fully_adjacent_edges
+from benchmarks.engine.runner import run
 from benchmarks.tasks.graphs import GraphSet
 from benchmarks.tasks.tree_neighbors_match import binary_tree
 from glstm import GLSTM

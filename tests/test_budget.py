@@ -2,9 +2,9 @@
 
 import pytest
 
-from benchmarks.budget import width_for_budget
-from benchmarks.errors import ConfigError
-from benchmarks.runner import count_parameters, prepare, run
+from benchmarks.core.errors import ConfigError
+from benchmarks.engine.budget import width_for_budget
+from benchmarks.engine.runner import count_parameters, prepare, run
 from tests.helpers import TINY_TASKS, compose_config
 
 BUDGET = 500_000

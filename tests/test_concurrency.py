@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from filelock import FileLock, Timeout
 
-from benchmarks.runner import run
-from benchmarks.store import RunDir
+from benchmarks.engine.runner import run
+from benchmarks.engine.store import RunDir
 from tests.helpers import ROOT, TINY_TASKS
 
 EPOCHS = 3

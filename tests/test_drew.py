@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from baselines import GCN, DRewGCN
-from benchmarks.errors import ConfigError
+from benchmarks.core.errors import ConfigError
 
 DIM = 4
 

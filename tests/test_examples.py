@@ -9,9 +9,9 @@ import sys
 import pytest
 
 from benchmarks import leaderboard as lb
-from benchmarks.command_line import check_overrides
-from benchmarks.errors import ConfigError
-from benchmarks.runner import run
+from benchmarks.core.errors import ConfigError
+from benchmarks.engine.command_line import check_overrides
+from benchmarks.engine.runner import run
 from tests.helpers import ROOT
 
 EXAMPLES = ROOT / "examples"

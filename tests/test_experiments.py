@@ -10,8 +10,8 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
-from benchmarks.runner import prepare
-from benchmarks.store import config_hash
+from benchmarks.engine.runner import prepare
+from benchmarks.engine.store import config_hash
 from tests.helpers import CONF
 
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))

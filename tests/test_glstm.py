@@ -527,7 +527,7 @@ def test_default_config_matches_defaults():
 def test_glstm_learns_nar_where_gcn_cannot(tmp_path):
     """The paper protocol on 2,000 training graphs: gLSTM (H = 1, d_k = 16, d = 32, k-hop) recalls
     N = 8 keys; GCN of width 64 stays far below that at N = 32. (2.5 min on a quiet 2-core CPU.)"""
-    from benchmarks.runner import run
+    from benchmarks.engine.runner import run
     from tests.helpers import compose_config
 
     def train(*overrides: str) -> float:

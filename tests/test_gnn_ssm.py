@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from baselines import GCN, GCNSSM
-from benchmarks.errors import ConfigError
+from benchmarks.core.errors import ConfigError
 
 DIM = 4
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks.errors import ConfigError
-from benchmarks.runner import run
+from benchmarks.core.errors import ConfigError
+from benchmarks.engine.runner import run
 from benchmarks.tasks import GPP
 from benchmarks.tasks.gpp import GRAPH_TYPES, MIXTURE, _powerlaw_tree, generate_split
 

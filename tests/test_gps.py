@@ -12,7 +12,7 @@ from torch_geometric.utils import to_networkx, to_undirected
 
 import baselines.gps
 from baselines import GPS
-from benchmarks.errors import ConfigError
+from benchmarks.core.errors import ConfigError
 from benchmarks.tasks import RingTransfer
 
 

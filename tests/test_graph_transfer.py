@@ -5,8 +5,8 @@ import networkx as nx
 import pytest
 import torch
 
-from benchmarks.errors import ConfigError
-from benchmarks.runner import run
+from benchmarks.core.errors import ConfigError
+from benchmarks.engine.runner import run
 from benchmarks.tasks import GraphTransfer
 from benchmarks.tasks.graph_transfer import OTHER, SOURCE, TARGET
 

@@ -13,13 +13,13 @@ from torch_geometric.data import Data
 from torch_geometric.nn import SimpleConv
 from torch_geometric.utils import total_influence
 
+from benchmarks.engine.runner import prepare, run
+from benchmarks.engine.train import Network
 from benchmarks.measure import remeasure
 from benchmarks.metrics.influence import hop_influence, influence_range, range_summary
 from benchmarks.metrics.sensitivity import measure_sensitivity
-from benchmarks.runner import prepare, run
 from benchmarks.tasks.graph_transfer import GraphTransfer
 from benchmarks.tasks.readouts import PerNodeReadout
-from benchmarks.train import Network
 from tests.helpers import TINY_TASKS, compose_config
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from benchmarks.engine.runner import generate_data, prepare, run
+from benchmarks.engine.train import evaluate
 from benchmarks.measure import remeasure
-from benchmarks.runner import generate_data, prepare, run
-from benchmarks.train import evaluate
 from tests.helpers import ROOT, compose_config
 
 # A large constant learning rate: the last epoch is worse than the best (asserted below).

@@ -10,6 +10,8 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from benchmarks.engine.runner import main, prepare, run
+from benchmarks.engine.store import load_results
 from benchmarks.metrics.capacity import (
     capacity_table,
     capacity_threshold,
@@ -23,8 +25,6 @@ from benchmarks.metrics.sensitivity import (
     pairwise_ratio,
     readout_jacobian,
 )
-from benchmarks.runner import main, prepare, run
-from benchmarks.store import load_results
 from benchmarks.tasks.nar import KEY, QUERY
 from tests.helpers import CONF, LOCAL_MODELS, MODELS, TINY_TASKS, compose_config
 

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from benchmarks.errors import ConfigError
-from benchmarks.runner import prepare
+from benchmarks.core.errors import ConfigError
+from benchmarks.engine.runner import prepare
 from tests.helpers import LOCAL_MODELS, MODELS, TASKS, TINY_TASKS, compose_config
 
 

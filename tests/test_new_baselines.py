@@ -10,7 +10,7 @@ from torch import nn
 from torch_geometric.nn import AntiSymmetricConv, GCN2Conv, GCNConv, GINConv, GINEConv, SAGEConv
 
 from baselines import ADGN, GCNII, GIN, GINE, GatedGCN, GatedGCNLayer, GraphSAGE
-from benchmarks.runner import prepare
+from benchmarks.engine.runner import prepare
 from tests.helpers import CONF, TINY_TASKS, compose_config
 from tests.test_baselines import DIM, dependencies, one_layer, tree_batch
 

@@ -13,8 +13,8 @@ import torch
 from sklearn.metrics import average_precision_score
 from torch_geometric.datasets import LRGBDataset
 
-from benchmarks.errors import ConfigError
-from benchmarks.runner import generate_data, prepare, run
+from benchmarks.core.errors import ConfigError
+from benchmarks.engine.runner import generate_data, prepare, run
 from benchmarks.tasks import Peptides
 from benchmarks.tasks.base import Meter
 from benchmarks.tasks.peptides import ATOM_VOCABULARY, BOND_VOCABULARY, AtomEncoder, BondEncoder

@@ -9,10 +9,10 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 
-from benchmarks import provenance
-from benchmarks.run_logger import WandbLogger, wandb_run_id
-from benchmarks.runner import run
-from benchmarks.store import RunDir, config_hash
+from benchmarks.engine import provenance
+from benchmarks.engine.run_logger import WandbLogger, wandb_run_id
+from benchmarks.engine.runner import run
+from benchmarks.engine.store import RunDir, config_hash
 from tests.helpers import CONF
 
 FAST = ["model=gcn", "sensitivity.enabled=false"]

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from benchmarks import report as rep
+from benchmarks.engine.store import config_hash
 from benchmarks.metrics.capacity import capacity_threshold
-from benchmarks.store import config_hash
 from tests.helpers import compose_config
 
 # (model, memory_dim or width, N) -> test accuracy per seed

@@ -8,8 +8,8 @@ from torch_geometric.utils import from_networkx, to_networkx
 
 from baselines.rewiring import SDRF, FoSR, balanced_forman_curvature
 from baselines.rewiring.fosr import _best_non_edge, _EdgeKeys
-from baselines.rewiring.topology import rewire_topology
 from benchmarks.tasks import GraphSet, RingTransfer, TreeNeighborsMatch
+from benchmarks.tasks.rewired import rewire_topology
 
 
 def edge_set(edge_index):
@@ -163,9 +163,9 @@ def test_rewiring_option_rewires_the_task_topology_once():
     """`rewiring=fosr|sdrf` on the command line: the task's one topology gets the added edges
     (hops and readout unchanged), the run has its own hash; without it the config (and so
     every stored hash) has no rewiring key at all; a task of varying shapes is refused."""
-    from benchmarks.errors import ConfigError
-    from benchmarks.runner import prepare
-    from benchmarks.store import config_hash
+    from benchmarks.core.errors import ConfigError
+    from benchmarks.engine.runner import prepare
+    from benchmarks.engine.store import config_hash
     from benchmarks.tasks.nar import nar_topology
     from tests.helpers import TINY_TASKS, compose_config
 

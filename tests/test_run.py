@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from benchmarks.runner import main, run
-from benchmarks.store import load_results
+from benchmarks.engine.runner import main, run
+from benchmarks.engine.store import load_results
 from tests.helpers import ROOT
 
 TINY = [

@@ -11,7 +11,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from torch_geometric.data import Batch
 
-from benchmarks.errors import ConfigError
+from benchmarks.core.errors import ConfigError
 from glstm import GLSTM, GraphLSTM, GraphSLSTM
 from tests.helpers import CONF
 from tests.test_glstm import graph_case

@@ -8,8 +8,8 @@ import yaml
 from optuna.trial import TrialState
 
 from benchmarks import search
-from benchmarks.runner import prepare
-from benchmarks.store import RunDir, load_results
+from benchmarks.engine.runner import prepare
+from benchmarks.engine.store import RunDir, load_results
 from tests.helpers import CONF, TINY_TASKS, compose_config
 
 TINY = [

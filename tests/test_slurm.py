@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmarks.store import load_results
+from benchmarks.engine.store import load_results
 from tests.helpers import ROOT
 
 pytestmark = pytest.mark.slow

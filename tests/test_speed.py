@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch_geometric.data import Batch
 
-from benchmarks import speed
+from benchmarks.speed import __main__ as speed
 from glstm import GLSTM
 
 pytestmark = pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta")
@@ -93,7 +93,7 @@ def test_forms_agree_on_the_deep_cases(task, size, model, dtype):
     """gLSTM's recurrent and parallel forms, on two graphs of each deep speed case's shape with
     its model: outputs within 1e-4 (relative to the largest entry), and in float64 the parameter
     gradients too (in float32 their rounding over 64 layers reaches a few 1e-4)."""
-    from benchmarks.runner import prepare
+    from benchmarks.engine.runner import prepare
     from tests.helpers import compose_config
 
     torch.manual_seed(0)

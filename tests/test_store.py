@@ -10,8 +10,8 @@ import time
 import pandas as pd
 import pytest
 
-from benchmarks.runner import run
-from benchmarks.store import RunDir, config_hash, load_results
+from benchmarks.engine.runner import run
+from benchmarks.engine.store import RunDir, config_hash, load_results
 from tests.helpers import ROOT
 
 

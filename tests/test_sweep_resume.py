@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from benchmarks import report as rep
-from benchmarks.store import load_results
+from benchmarks.engine.store import load_results
 from tests.helpers import ROOT
 
 EPOCHS = 30

@@ -16,9 +16,9 @@ from torch import nn
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 from torch_geometric.nn import GCNConv
 
-from benchmarks.preemption import DeferredSignal
+from benchmarks.engine.preemption import DeferredSignal
+from benchmarks.engine.train import Network, Selection, Staleness, evaluate, fit, make_scheduler
 from benchmarks.tasks import NAR
-from benchmarks.train import Network, Selection, Staleness, evaluate, fit, make_scheduler
 from tests.helpers import CONF
 
 CPU = torch.device("cpu")

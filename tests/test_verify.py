@@ -7,7 +7,7 @@ import pytest
 
 from benchmarks import report as rep
 from benchmarks import verify as ver
-from benchmarks.errors import ConfigError
+from benchmarks.core.errors import ConfigError
 
 
 def result(model: str, depth: int, seed: int, acc: float, fa: bool = False) -> dict:

@@ -6,8 +6,8 @@ from torch_geometric.data import Batch, Data
 
 from baselines import GCN
 from baselines.virtual_node import VirtualNode
-from benchmarks.runner import prepare
-from benchmarks.store import config_hash
+from benchmarks.engine.runner import prepare
+from benchmarks.engine.store import config_hash
 from tests.helpers import TINY_TASKS, compose_config
 
 

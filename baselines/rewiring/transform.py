@@ -11,7 +11,7 @@ class EdgeRewiring(BaseTransform):
     """A transform that sets ``data.edge_index`` to ``self.rewire(edge_index, num_nodes)``.
 
     Subclasses define :meth:`rewire` (``[2, E]`` edges of an n-node graph -> ``[2, E']``), which
-    :func:`~baselines.rewiring.topology.rewire_topology` also calls directly on a task's topology.
+    :func:`~benchmarks.tasks.rewired.rewire_topology` also calls directly on a task's topology.
     """
 
     def forward(self, data: Data) -> Data:

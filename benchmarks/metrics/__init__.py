@@ -5,7 +5,7 @@
   selected / background ratio and the second-order mixing (NAR).
 - :mod:`benchmarks.metrics.influence`: total influence per hop and the range (influence-weighted
   mean hop distance) per graph.
-- :mod:`benchmarks.metrics.measure`: what the runner records per run (``sens/*``, ``cap/*``).
+- :mod:`benchmarks.engine.measurements`: what the runner records per run (``sens/*``, ``cap/*``).
 """
 
 from benchmarks.metrics.capacity import (

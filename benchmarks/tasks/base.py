@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
-from benchmarks.errors import require
+from benchmarks.core.errors import require
 from benchmarks.tasks.graphs import GraphSet
 
 

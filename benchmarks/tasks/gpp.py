@@ -54,7 +54,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import shortest_path
 from torch import Tensor, nn
 
-from benchmarks.errors import check_choice
+from benchmarks.core.errors import check_choice
 from benchmarks.tasks.base import Task, check_positive, per_graph_mean, split_sizes
 from benchmarks.tasks.graph_list import GraphList
 from benchmarks.tasks.graphs import split_generator

@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from benchmarks.errors import check_choice, require
+from benchmarks.core.errors import check_choice, require
 from benchmarks.tasks.base import Task, check_positive, split_sizes
 from benchmarks.tasks.graphs import GraphSet, Topology, undirected
 from benchmarks.tasks.nar import FeatureEncoder

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from torch_geometric.datasets import LRGBDataset
 from torch_geometric.transforms import AddRandomWalkPE
 
-from benchmarks.errors import ConfigError, check_choice, require
+from benchmarks.core.errors import ConfigError, check_choice, require
 from benchmarks.tasks.base import Task, check_positive, per_graph_mean
 from benchmarks.tasks.graph_list import GraphList
 from benchmarks.tasks.readouts import PooledReadout

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from benchmarks.errors import require
+from benchmarks.core.errors import require
 from benchmarks.tasks.base import Task, check_positive, split_sizes, uniform_labels
 from benchmarks.tasks.graphs import GraphSet, Topology, split_generator, undirected
 from benchmarks.tasks.nar import FeatureEncoder

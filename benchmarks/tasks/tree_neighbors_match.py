@@ -15,7 +15,7 @@ import math
 import torch
 from torch import nn
 
-from benchmarks.errors import require
+from benchmarks.core.errors import require
 from benchmarks.tasks.base import Task
 from benchmarks.tasks.graphs import GraphSet, Topology, split_generator, undirected
 from benchmarks.tasks.readouts import NodeReadout

@@ -30,9 +30,9 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.engine.run_logger import NullLogger
 from benchmarks.metrics.capacity import information_bits, stored_bits
 from benchmarks.metrics.sensitivity import Sensitivity, measure_sensitivity
-from benchmarks.run_logger import NullLogger
 from benchmarks.tasks import GraphSet, Task
 
 

@@ -1,7 +1,7 @@
 """Speed of the report's sweep check: expanding a sweep into the config hashes of its jobs.
 
-    python -m benchmarks.speed_report                     # nar_capacity (504 jobs), 3 repetitions
-    python -m benchmarks.speed_report --sweep gcn_depth --repeats 5
+    python -m benchmarks.speed.report                     # nar_capacity (504 jobs), 3 repetitions
+    python -m benchmarks.speed.report --sweep gcn_depth --repeats 5
 
 The report compares the store with the experiment's sweep, which needs the config hash of every
 job. Two expansions are timed side by side on the same sweep, alternating, so machine load
@@ -51,7 +51,7 @@ def command_time(sweep: str, results_dir: Path) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.speed_report", description=__doc__.split("\n")[0]
+        prog="python -m benchmarks.speed.report", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--sweep", default="nar_capacity", help="experiment (default nar_capacity)")
     parser.add_argument("--repeats", type=int, default=3, help="repetitions (median; default 3)")

@@ -19,7 +19,7 @@ import weakref
 import torch
 from torch import Tensor
 
-from benchmarks.errors import require
+from benchmarks.core.errors import require
 
 # (id(batch.batch), id(batch.readout_index)) -> (weak references, versions, FA edges). Tasks hand
 # out the same `batch` and `readout_index` tensors for every batch of one size, so this returns

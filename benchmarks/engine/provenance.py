@@ -11,7 +11,7 @@ be traced to the code and command that produced it:
 - ``started``, ``finished``: ISO 8601 times in UTC (of this process's attempt, for a resumed run);
 - ``hydra_choices``: the config-group choices (``{"task": "nar", "model": "alon_yahav/gcn",
   ...}``, without Hydra's own ``hydra/*`` groups) and ``overrides``: the command line's
-  overrides, both None when Hydra is not running (e.g. :func:`benchmarks.runner.run` called from
+  overrides, both None when Hydra is not running (e.g. :func:`benchmarks.engine.runner.run` called from
   Python).
 """
 
@@ -27,9 +27,10 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.engine.config import SOURCE_ROOT
+
 PACKAGE = "oversquash-bench"
 PACKAGES = ("torch", "torch_geometric", "hydra-core", "wandb")
-SOURCE_ROOT = Path(__file__).resolve().parents[1]  # the checkout, when run from one
 
 
 def now() -> str:

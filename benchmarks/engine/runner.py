@@ -16,17 +16,17 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from baselines.virtual_node import VirtualNode
-from benchmarks import provenance
-from benchmarks.budget import width_for_budget
-from benchmarks.config import validate
-from benchmarks.errors import ConfigError, require
-from benchmarks.memory import PeakMemory
-from benchmarks.metrics.measure import measure
-from benchmarks.preemption import DeferredSignal
-from benchmarks.run_logger import make_logger, stored_run_id
-from benchmarks.store import RunDir, identity
+from benchmarks.core.errors import ConfigError, require
+from benchmarks.engine import provenance
+from benchmarks.engine.budget import width_for_budget
+from benchmarks.engine.config import validate
+from benchmarks.engine.measurements import measure
+from benchmarks.engine.peak_memory import PeakMemory
+from benchmarks.engine.preemption import DeferredSignal
+from benchmarks.engine.run_logger import make_logger, stored_run_id
+from benchmarks.engine.store import RunDir, identity
+from benchmarks.engine.train import Network, fit
 from benchmarks.tasks import GraphSet, Task
-from benchmarks.train import Network, fit
 
 
 def build(key: str, cfg: DictConfig, **kwargs):
@@ -89,8 +89,8 @@ def prepare(cfg: DictConfig):
 
 def rewire(task: Task, transform) -> None:
     """Rewire the task's one topology with `transform` (FoSR, SDRF), once, before any data."""
-    from baselines.rewiring.topology import rewire_topology
     from benchmarks.tasks.graphs import Topology
+    from benchmarks.tasks.rewired import rewire_topology
 
     require(
         isinstance(getattr(task, "topology", None), Topology),

@@ -17,10 +17,10 @@ from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
-from benchmarks.config import first_line, validate
-from benchmarks.errors import ConfigError
+from benchmarks.core.errors import ConfigError
+from benchmarks.engine.config import CONF_DIR as CONF
+from benchmarks.engine.config import first_line, validate
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
 # Hydra flags after which we leave the command line to Hydra (another config, help, info).
 HYDRA_FLAGS = ("--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd", "--help",
                "-h", "--hydra-help", "--info", "-i", "--cfg", "-c", "--package", "-p",

@@ -28,7 +28,10 @@ from typing import Any
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from benchmarks.errors import ConfigError, require
+from benchmarks.core.errors import ConfigError, require
+
+SOURCE_ROOT = Path(__file__).resolve().parents[2]  # the checkout, when run from one
+CONF_DIR = SOURCE_ROOT / "conf"  # the Hydra config groups
 
 
 def option(*choices, default=MISSING):

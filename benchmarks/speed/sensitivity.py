@@ -1,7 +1,7 @@
 """Speed of the batched sensitivity against a per-graph Jacobian loop (issue 4's target: >= 20x).
 
-    python -m benchmarks.speed_sensitivity        # the paper's NAR gLSTM, N = 32, 1000 test graphs
-    python -m benchmarks.speed_sensitivity --model gcn --repeats 5
+    python -m benchmarks.speed.sensitivity        # the paper's NAR gLSTM, N = 32, 1000 test graphs
+    python -m benchmarks.speed.sensitivity --model gcn --repeats 5
 
 Both sides compute the same numbers: |J_u|_1 = sum over outputs and input dims of
 |d y / d x_u| for every node u of the first `--graphs` NAR test graphs, on an untrained network
@@ -34,10 +34,9 @@ import torch
 from hydra import compose, initialize_config_dir
 
 import benchmarks  # noqa: F401  (OMP_WAIT_POLICY before torch loads)
+from benchmarks.engine.config import CONF_DIR as CONF
+from benchmarks.engine.runner import prepare
 from benchmarks.metrics.sensitivity import MAX_NODES, measure_sensitivity
-from benchmarks.runner import prepare
-
-CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 def build(model: str, num_keys: int, graphs: int, overrides: list[str]):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from benchmarks.errors import ConfigError, require
+from benchmarks.core.errors import ConfigError, require
 
 MAX_WIDTH = 1 << 16
 

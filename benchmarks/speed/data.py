@@ -1,7 +1,7 @@
 """Data-generation speed of the locally generated long-range tasks, against the issue's targets.
 
-    python -m benchmarks.speed_data              # medians of 3
-    python -m benchmarks.speed_data --repeats 5
+    python -m benchmarks.speed.data              # medians of 3
+    python -m benchmarks.speed.data --repeats 5
 
 - Graph transfer, each topology at d = 10 and 50: building the task (topology and its distance
   matrix, which the k-hop sets and the sensitivity metrics use) and generating all three splits

@@ -47,12 +47,11 @@ import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
 from torch.profiler import ProfilerActivity, profile
 
-from benchmarks.runner import prepare
+from benchmarks.engine.config import CONF_DIR as CONF
+from benchmarks.engine.runner import prepare
 from benchmarks.tasks import NAR
 from glstm.memory import RecurrentMemory
 from glstm.neighbourhoods import layer_neighbourhoods
-
-CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 class NaiveRecurrentMemory(RecurrentMemory):

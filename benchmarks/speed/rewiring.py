@@ -1,7 +1,7 @@
 """Time of the rewiring transforms (issue 10's target: FoSR on 10,000 nodes in under 5 s).
 
-    python -m benchmarks.speed_rewiring
-    python -m benchmarks.speed_rewiring --nodes 10000 --fosr-edges 1000 --sdrf-nodes 500
+    python -m benchmarks.speed.rewiring
+    python -m benchmarks.speed.rewiring --nodes 10000 --fosr-edges 1000 --sdrf-nodes 500
 
 Prints the median of ``--repeats`` runs of FoSR adding ``--fosr-edges`` edges to a ring and to a
 uniformly random tree of ``--nodes`` nodes, and of SDRF (``--sdrf-iterations`` iterations, tau 10,
@@ -20,7 +20,7 @@ from torch_geometric.utils import from_networkx
 
 import benchmarks  # noqa: F401  (OMP_WAIT_POLICY before torch loads)
 from baselines.rewiring import SDRF, FoSR
-from benchmarks.speed_data import median_seconds
+from benchmarks.speed.data import median_seconds
 
 
 def main(argv=None) -> None:

@@ -1,0 +1,1 @@
+"""The run engine: config schema, one run, the training loop, the store, provenance, logging."""
