@@ -1,4 +1,9 @@
-"""Shared test helpers: compose configs the way `run.py` does, with a temporary results store."""
+"""Shared test helpers: compose configs the way `run.py` does, with a temporary results store.
+
+The generic tests (every model on every task, the tiny runs) cover every config in conf/task and
+conf/model, and in the config directories named by OVERSQUASH_TEST_CONF (separated by the path
+separator, each laid out like conf/, added to Hydra's search path): a new task or model is picked
+up from its config alone, without editing a test."""
 
 import os
 import tempfile
@@ -11,8 +16,12 @@ import benchmarks.engine.config  # noqa: F401  (the config resolvers)
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
-MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml"))
-TASKS = sorted(p.stem for p in (CONF / "task").glob("*.yaml"))
+EXTRA_CONF = [
+    Path(p).resolve() for p in os.environ.get("OVERSQUASH_TEST_CONF", "").split(os.pathsep) if p
+]
+CONF_DIRS = [CONF, *EXTRA_CONF]
+MODELS = sorted({p.stem for d in CONF_DIRS for p in (d / "model").glob("*.yaml")})
+TASKS = sorted({p.stem for d in CONF_DIRS for p in (d / "task").glob("*.yaml")})
 # models whose output sees a whole graph (attention), not only the nodes within L hops
 GLOBAL_MODELS = {"gps"}
 LOCAL_MODELS = [m for m in MODELS if m not in GLOBAL_MODELS]
@@ -20,27 +29,27 @@ LOCAL_MODELS = [m for m in MODELS if m not in GLOBAL_MODELS]
 LRGB_FIXTURE = ROOT / "tests" / "data" / "lrgb"
 LRGB_ROOT = Path(tempfile.gettempdir()) / f"overquash-lrgb-{os.getpid()}"
 
-# Small versions of every task so that a model can be trained on each in a second or two.
-TINY_TASKS = {
-    "nar": ["task.num_keys=4", "task.num_train=64", "task.num_val=32", "task.num_test=32"],
-    "narr": ["task.num_keys=4", "task.num_train=64", "task.num_val=32", "task.num_test=32"],
-    "tree_neighbors_match": ["task.depth=2"],
-    "ring_transfer": [
-        "task.distance=3",
-        "task.num_train=64",
-        "task.num_val=16",
-        "task.num_test=16",
-    ],
-    "graph_transfer": [
-        "task.distance=3",
-        "task.num_train=32",
-        "task.num_val=16",
-        "task.num_test=16",
-    ],
-    "gpp": ["task.num_train=20", "task.num_val=10", "task.num_test=10", "task.num_layers=3"],
-    # the small real-format LRGB file, copied per test session (LRGBDataset writes beside it)
-    "peptides": [f"task.root={LRGB_ROOT}", "task.num_layers=3"],
-}
+
+def config_note(path: Path, name: str) -> str | None:
+    """The text of a config file's `# <name>: ...` line (up to two spaces and a parenthesis), the
+    notes the generic tests read: a task's `tiny` overrides, an experiment's `jobs` count."""
+    for line in path.read_text().splitlines():
+        if line.startswith(f"# {name}:"):
+            return line.split(":", 1)[1].split("  (")[0].strip()
+    return None
+
+
+def tiny_overrides(task: str) -> list[str]:
+    """The overrides of a task's small version (its config's `# tiny:` line), with which a model
+    trains on it in a second or two; Peptides reads the small real-format LRGB fixture."""
+    path = next(
+        d / "task" / f"{task}.yaml" for d in CONF_DIRS if (d / "task" / f"{task}.yaml").is_file()
+    )
+    overrides = (config_note(path, "tiny") or "").split()
+    return overrides + ([f"task.root={LRGB_ROOT}"] if task == "peptides" else [])
+
+
+TINY_TASKS = {task: tiny_overrides(task) for task in TASKS}
 
 
 def compose_config(overrides: list[str], results_dir: Path | None = None):
@@ -50,5 +59,7 @@ def compose_config(overrides: list[str], results_dir: Path | None = None):
         extra.append("logger=none")
     if results_dir is not None:
         extra.append(f"results_dir={results_dir}")
+    if EXTRA_CONF:
+        extra.append("hydra.searchpath=[" + ",".join(f"file://{d}" for d in EXTRA_CONF) + "]")
     with initialize_config_dir(str(CONF), version_base="1.3"):
         return compose("config", overrides=[*overrides, *extra])

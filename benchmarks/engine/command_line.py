@@ -4,12 +4,15 @@ Hydra reports a misspelled option or key as a multi-line message with exit statu
 only finds a bad value when it reaches that job. Here, before anything runs: every config-group
 option named on the command line or in the experiment's sweep (`model=...`, `experiment=...`,
 `task=...`) must be a file of that group, in conf/ or in a directory that
-`hydra.searchpath=[file://DIR]` adds (a user's own configs, README "Your own model"), and the
-sweep's first job must compose and pass the schema (benchmarks/config.py).
+`hydra.searchpath=[file://DIR]` adds (a user's own configs, README "Your own model"), and with
+the first job must compose (Hydra's own composition errors are many lines long); with `-m` it
+must also pass the schema (benchmarks/engine/config.py), so a sweep with a bad value fails before
+it launches anything. A single run is validated once, by the runner, before it writes anything.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -34,13 +37,15 @@ def check_command_line(argv: list[str]) -> None:
         return
     overrides = [arg for arg in argv if not arg.startswith("-")]
     try:
-        check_overrides(overrides)
+        check_overrides(overrides, sweep=any(arg in ("-m", "--multirun") for arg in argv))
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
-def check_overrides(overrides: list[str]) -> None:
+def check_overrides(overrides: list[str], sweep: bool = True) -> None:
+    """The options every override and the experiment's sweep name exist and the first job
+    composes; with `sweep`, it also passes the schema."""
     parser = OverridesParser.create()
     try:
         parsed = parser.parse_overrides(overrides)
@@ -57,7 +62,8 @@ def check_overrides(overrides: list[str]) -> None:
     params = cfg.hydra.sweeper.get("params")
     params = OmegaConf.to_container(params) if params else {}
     check_options(parser.parse_overrides([f"{k}={v}" for k, v in params.items()]), dirs)
-    validate(cfg)
+    if sweep:
+        validate(cfg)
 
 
 def config_dirs(overrides) -> list[Path]:
@@ -115,7 +121,15 @@ def first_value(override) -> str:
 
 def composition_message(err: Exception) -> str:
     """Hydra's message in one line, with its cause's first line (e.g. "Key 'x' is not in
-    struct") where it has one."""
+    struct") where it has one; a task without a protocol file says how to add one."""
+    missing = re.search(r"Could not find 'train/([^']+)'", str(err))
+    if missing:
+        task = missing.group(1)
+        return (
+            f"task={task}: no protocol conf/train/{task}.yaml (the protocol of a task is its "
+            "train file: add one that inherits a published protocol, e.g. 'defaults: [paper]' "
+            "and what differs, or choose one with train=paper)"
+        )
     lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
     text = " ".join(lines[:2]) if lines else type(err).__name__
     cause = err.__cause__

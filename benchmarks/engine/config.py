@@ -9,8 +9,9 @@ of the field. `task` and `model` vary by `_target_`: their keys must be argument
 (`check_target`), with the annotated types; their ranges are checked by the class when the runner
 builds it (before anything is written), and the keys every model shares (`MODEL_KEYS`) here.
 
-Also registers the `alon_yahav` resolver that the Tree-NeighborsMatch protocol reads its
-published per-depth batch sizes from (`conf/train/tree_neighbors_match.yaml`).
+Also registers the `pick` resolver, with which a YAML file writes a published table keyed by an
+explicit setting (Alon & Yahav's batch per depth and model class, the gLSTM code's config per
+GPP target).
 """
 
 from __future__ import annotations
@@ -96,15 +97,15 @@ class RunSchema:
     data_seed: int = number(0)
     model_seed: int = number(0)
     device: str = MISSING  # auto | cpu | cuda | cuda:N (availability: runner.resolve_device)
-    threads: Any = "auto"  # auto (cores // parallel jobs) | a positive integer
-    overwrite: bool = False
-    wait_for_running: bool = False
+    threads: Any = MISSING  # auto (cores // parallel jobs) | a positive integer
+    overwrite: bool = MISSING
+    wait_for_running: bool = MISSING
     results_dir: str = MISSING
-    progress: Any = "auto"  # auto (only on a terminal) | true | false
+    progress: Any = MISSING  # auto (only on a terminal) | true | false
     budget: int | None = number(1)  # parameters; null: use model.dim
-    amp: str | None = None  # null (float32) | bf16
+    amp: str | None = MISSING  # null (float32) | bf16
     rewiring: Any = None  # a conf/rewiring/ transform (checked when it is built) or absent
-    virtual_node: bool | None = None  # true: one virtual node per graph (null: none)
+    virtual_node: bool | None = MISSING  # true: one virtual node per graph (null: none)
 
 
 # Keys every model shares, wherever a model has them: [low, high] (dropout: [0, 1)).
@@ -293,51 +294,23 @@ def check_type(key: str, value, annotation) -> None:
 
 
 # ------------------------------------------------------------------------------------------------
-# Alon & Yahav's published per-depth protocol (SPEC 2.3), for conf/train/tree_neighbors_match.yaml
+# Published tables in YAML: `${pick:${task.target},{diameter: 10, sssp: 20}}`, with an optional
+# default for the choices the table leaves out: `${pick:${task.depth},{2: 1000},100}`.
 
-# depth r: (batch size, accumulation) for GCN and GAT, and for GIN and GGNN. Effective batch =
-# size x accumulation. Any other model (gLSTM, a user's) gets the GCN/GAT row.
-ALON_YAHAV_BATCH = {
-    2: ((64, 1), (64, 1)),
-    3: ((64, 1), (64, 1)),
-    4: ((1024, 1), (1024, 1)),
-    5: ((1024, 1), (1024, 1)),
-    6: ((1024, 1), (1024, 1)),
-    7: ((2048, 1), (1024, 2)),
-    8: ((1024, 2), (512, 4)),
-}
-MAX_PASSES = 50000
+_NO_DEFAULT = object()
 
 
-def alon_yahav(what: str, depth: int, target: str) -> int:
-    """The published `batch_size`, `accumulate`, `eval_every` (passes per evaluation round: 1000
-    at depth 2, else 100) or `max_rounds` (50000 passes / eval_every) for a depth and model class.
-    Depths outside the table (1, > 8) use the nearest row."""
-    eval_every = 1000 if depth == 2 else 100
-    if what == "eval_every":
-        return eval_every
-    if what == "max_rounds":
-        return MAX_PASSES // eval_every
-    row = ALON_YAHAV_BATCH[min(max(depth, 2), 8)]
-    size, accumulate = row[target.rsplit(".", 1)[-1] in ("GIN", "GGNN")]
-    return {"batch_size": size, "accumulate": accumulate}[what]
-
-
-if not OmegaConf.has_resolver("alon_yahav"):
-    OmegaConf.register_new_resolver("alon_yahav", alon_yahav)
-
-
-# ------------------------------------------------------------------------------------------------
-# Values that depend on a task setting: `${pick:${task.target},{diameter: 10, sssp: 20}}`
-
-
-def pick(choice, table) -> Any:
-    """`table[choice]`: a published value that depends on a setting (e.g. the gLSTM code's
-    separate config per GPP target), written as one table in the YAML file that uses it."""
-    if choice not in table:
+def pick(choice, table, default=_NO_DEFAULT) -> Any:
+    """`table[choice]` (or `default` when the table has no row for `choice`): a published value
+    that depends on an explicit setting, written as one table in the YAML file that uses it
+    (e.g. the gLSTM code's separate config per GPP target, Alon & Yahav's batch per depth)."""
+    if choice in table:
+        return table[choice]
+    if default is _NO_DEFAULT:
         raise ConfigError(f"no value for {choice!r} in {dict(table)} (pick)")
-    return table[choice]
+    return default
 
 
+# Registered when the schema module loads: everything that composes a run config imports it.
 if not OmegaConf.has_resolver("pick"):
     OmegaConf.register_new_resolver("pick", pick)
