@@ -7,8 +7,10 @@ from benchmarks.studies.depth_width import main, star, tree
 
 
 def test_quick_study_writes_table_and_figure(tmp_path):
-    table = main(["--quick", "--out", str(tmp_path)])
-    assert (tmp_path / "figures" / "depth_width.png").stat().st_size > 10_000
+    table = main(["--quick", "--results-dir", str(tmp_path)])
+    assert (tmp_path / "out" / "figures" / "depth_width_quick.png").stat().st_size > 10_000
+    assert (tmp_path / "out" / "tables" / "depth_width_quick.csv").exists()
+    assert not (tmp_path / "out" / "tables" / "depth_width.csv").exists()
     assert len(table) == 4 * 4 * 2  # M = 2..16, 4 activations, tree and star
     assert (table.inits == 5).all() and (table["mean"] > 0).all()
     mean = table.set_index(["activation", "graph", "leaves"])["mean"]

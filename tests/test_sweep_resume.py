@@ -92,4 +92,4 @@ def test_killed_sweep_resumes_and_reports_every_run_once(tmp_path):
     assert "sweep: 4 of 4 runs done" in out["notes"]
     assert len(out["runs"]) == 4
     assert out["summary"]["n"].tolist() == [1, 1, 1, 1]
-    assert (tmp_path / "figures" / "gcn_depth_quick.png").exists()
+    assert (tmp_path / "out" / "figures" / "gcn_depth_quick.png").exists()

@@ -7,7 +7,11 @@ import pytest
 
 from benchmarks import report as rep
 from benchmarks import verify as ver
+from benchmarks.analysis.anchors import published
+from benchmarks.analysis.outputs import output_dirs
+from benchmarks.analysis.styles import published_style
 from benchmarks.core.errors import ConfigError
+from tests.synthetic_store import complete
 
 
 def result(model: str, depth: int, seed: int, acc: float, fa: bool = False) -> dict:
@@ -38,7 +42,7 @@ def write_store(root, experiment: str, results: list[dict]):
     for r in results:
         path = root / "runs" / experiment / r["config_hash"]
         path.mkdir(parents=True)
-        (path / "result.json").write_text(json.dumps(r))
+        (path / "result.json").write_text(json.dumps(complete(r, experiment)))
     return root
 
 
@@ -89,7 +93,7 @@ def test_within_outside_and_not_run(tmp_path, capsys):
     assert "0.5 ± 0.02 (n=3) | 0.7 | -0.2 | accuracy ±0.05 | outside" in printed
     assert "30 cells: 3 within, 1 outside, 26 not run." in printed
     assert "tech-srl/bottleneck/issues/3" in printed
-    written = (tmp_path / "tables" / "tree_neighbors_match_quick_verify.md").read_text()
+    written = (output_dirs(tmp_path)[0] / "tree_neighbors_match_quick_verify.md").read_text()
     assert "| outside |" in written and "Sources:" in written
 
 
@@ -221,11 +225,10 @@ def test_report_figure_draws_published_points(tmp_path, monkeypatch):
         "tree_neighbors_match_quick",
         [result("gcn", r, s, 1.0 - 0.1 * r) for r in (2, 3) for s in (0, 1)],
     )
-    figures = []
-    monkeypatch.setattr(rep.plt, "close", figures.append)
     out = rep.report("tree_neighbors_match_quick", tmp_path, check_sweep=False)
+    figures = [out["figure"]]
     assert set(out["summary"]["variant"]) == {""}
-    points = rep.published("tree_neighbors_match_quick", out["summary"])
+    points = published("tree_neighbors_match_quick", out["summary"])
     assert len(points) == 30 and set(points.columns) >= {"model", "size", "value", "std"}
     labels = figures[0].axes[0].get_legend_handles_labels()[1]
     assert "gcn" in labels
@@ -233,3 +236,10 @@ def test_report_figure_draws_published_points(tmp_path, monkeypatch):
     assert "ggnn last_layer_fa=on published" in labels
     ticks = figures[0].axes[0].get_xticks()
     assert list(ticks) == [2, 3, 4, 5, 6, 7, 8]
+
+    handles, labels = figures[0].axes[0].get_legend_handles_labels()
+    lines = {label: getattr(h, "lines", [h])[0] for h, label in zip(handles, labels, strict=True)}
+    on, off = lines["gcn last_layer_fa=on published"], lines["gcn last_layer_fa=off published"]
+    assert (on.get_color(), on.get_marker()) != (off.get_color(), off.get_marker())
+    look = published_style("gcn last_layer_fa=on")
+    assert on.get_marker() == look["marker"] and on.get_markerfacecolor() == "none"

@@ -1,34 +1,35 @@
-"""Speed of the report's sweep check: expanding a sweep into the config hashes of its jobs.
+"""Speed of the report's sweep check: listing a sweep's jobs and matching stored runs to them.
 
     python -m benchmarks.speed.report                     # nar_capacity (504 jobs), 3 repetitions
     python -m benchmarks.speed.report --sweep gcn_depth --repeats 5
 
-The report compares the store with the experiment's sweep, which needs the config hash of every
-job. Two expansions are timed side by side on the same sweep, alternating, so machine load
-affects both alike (medians over repetitions):
+The report compares the store with the experiment's sweep (benchmarks.analysis.sweeps): one
+compose of ``experiment=SWEEP`` for the sweeper's params, their cartesian product, then each
+stored run's recorded overrides matched to the jobs as sets. Timed (medians over repetitions):
 
-- full composition: one Hydra compose per job (what the report did before);
-- the fast expansion (`benchmarks.report.job_hashes`): one compose per distinct set of
-  config-group overrides, the value overrides applied to it afterwards.
-
-Both must give the same hashes (checked). Then the whole command is timed as a user runs it,
-`python -m benchmarks.report SWEEP` in a fresh process (imports included), on an empty temporary
-store (no job needs a hash) and on a store holding one run from elsewhere (every job is hashed
-to find out that it is not in the sweep).
+- listing the jobs (``sweep_jobs``);
+- matching a store that holds every job once (``membership`` over a table of runs);
+- the whole command as a user runs it, ``python -m benchmarks.report SWEEP`` in a fresh process
+  (imports included), on an empty temporary store and on a store holding one run from elsewhere.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import MISSING
 from pathlib import Path
 
-from benchmarks import report as rep
+import pandas as pd
+
+from benchmarks.analysis.sweeps import OVERRIDES, membership, sweep_jobs
+from benchmarks.engine.results import RunResult, Sweep
 
 
 def timed(function) -> tuple[float, object]:
@@ -49,6 +50,19 @@ def command_time(sweep: str, results_dir: Path) -> float:
     return seconds
 
 
+def foreign_run(experiment: str) -> dict:
+    """A finished run of `experiment` made with overrides no job of its sweep has."""
+    values = dict.fromkeys(
+        f.name
+        for f in dataclasses.fields(RunResult)
+        if f.default is MISSING and f.default_factory is MISSING
+    )
+    values |= {"experiment": experiment, "config_hash": "0123456789ab", "metric": "acc"}
+    values |= {"task": "x", "model": "y", "score": 0.5, "params": 1, "epochs": 1, "config": {}}
+    values["sweep"] = Sweep(experiment, {}, ["model=elsewhere"])
+    return RunResult(**values).to_dict()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.speed.report", description=__doc__.split("\n")[0]
@@ -57,37 +71,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="repetitions (median; default 3)")
     args = parser.parse_args(argv)
 
-    jobs = rep.sweep_jobs(args.sweep)
-    if isinstance(jobs, str):
-        print(f"error: {jobs}", file=sys.stderr)
-        return 2
-    full, fast = [], []
+    listing, matching = [], []
     for _ in range(args.repeats):
-        seconds, reference = timed(lambda: rep.job_hashes(args.sweep, jobs, compose_each=True))
-        full.append(seconds)
-        seconds, hashes = timed(lambda: rep.job_hashes(args.sweep, jobs))
-        fast.append(seconds)
-        assert hashes == reference, "the fast expansion must give the hashes of full composition"
+        seconds, jobs = timed(lambda: sweep_jobs(args.sweep))
+        if isinstance(jobs, str):
+            print(f"error: {jobs}", file=sys.stderr)
+            return 2
+        listing.append(seconds)
+        store = pd.DataFrame({OVERRIDES: [[f"experiment={args.sweep}", *job] for job in jobs]})
+        seconds, (member, missing) = timed(lambda store=store, jobs=jobs: membership(store, jobs))
+        assert member.all() and not missing, "every stored job must match its own job"
+        matching.append(seconds)
 
     with tempfile.TemporaryDirectory() as tmp:
         empty = [command_time(args.sweep, Path(tmp)) for _ in range(args.repeats)]
         other = Path(tmp) / "runs" / args.sweep / "0123456789ab" / "result.json"
         other.parent.mkdir(parents=True)
-        other.write_text(json.dumps({"config_hash": "0123456789ab", "task": "x", "model": "y"}))
+        other.write_text(json.dumps(foreign_run(args.sweep)))
         one_run = [command_time(args.sweep, Path(tmp)) for _ in range(args.repeats)]
 
-    full_s, fast_s = statistics.median(full), statistics.median(fast)
     print(f"sweep {args.sweep}: {len(jobs)} jobs")
-    print(f"median of {args.repeats} repetitions (hashes identical: yes)")
+    print(f"median of {args.repeats} repetitions")
     print()
     print("| what | seconds |")
     print("| --- | --- |")
-    print(f"| expand + hash, full composition per job | {full_s:.2f} |")
-    print(f"| expand + hash, fast expansion | {fast_s:.2f} |")
-    print(f"| speed-up (full / fast) | {full_s / fast_s:.1f}x |")
+    print(f"| list the jobs (one compose, cartesian product) | {statistics.median(listing):.2f} |")
+    print(f"| match a store of every job | {statistics.median(matching):.2f} |")
     print(f"| `report {args.sweep}`, empty store | {statistics.median(empty):.2f} |")
     print(
-        f"| `report {args.sweep}`, store with 1 run (all jobs hashed) | "
+        f"| `report {args.sweep}`, store with 1 run from elsewhere | "
         f"{statistics.median(one_run):.2f} |"
     )
     return 0

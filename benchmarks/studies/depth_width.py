@@ -20,8 +20,10 @@ averaged over the M leaves: S_r = mean_u S_r(u). The table reports the mean and 
 deviation (ddof = 1) of S_r over the initialisations. All initialisations of one setting run at
 once: their parameters are stacked and ``torch.func.vmap`` maps ``jacrev`` over them.
 
-Writes ``<out>/tables/depth_width.csv`` and ``<out>/figures/depth_width.png``. (Run as a module,
-``benchmarks`` is imported before torch, which sets OMP_WAIT_POLICY.)
+Writes ``<results-dir>/out/tables/depth_width.csv`` and
+``<results-dir>/out/figures/depth_width.png`` (``depth_width_quick.*`` with ``--quick``), an
+ignored folder. (Run as a module, ``benchmarks`` is imported before torch, which sets
+OMP_WAIT_POLICY.)
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import torch
 from torch.func import functional_call, jacrev, stack_module_state, vmap
 
 from baselines import GCN
+from benchmarks.analysis.outputs import output_dirs
 from benchmarks.tasks.tree_neighbors_match import binary_tree
 
 matplotlib.use("Agg")
@@ -144,7 +147,11 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--inits", type=int, default=100)
     parser.add_argument("--activations", nargs="+", default=list(ACTIVATIONS), choices=ACTIVATIONS)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="results", help="writes tables/ and figures/ under it")
+    parser.add_argument(
+        "--results-dir",
+        default="results",
+        help="writes under <results-dir>/out/ (default: results)",
+    )
     parser.add_argument("--quick", action="store_true", help="M <= 16, 5 initialisations")
     args = parser.parse_args(argv)
     if args.quick:
@@ -155,8 +162,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
 
     t0 = time.perf_counter()
     table = study(sizes, args.activations, args.inits, args.seed)
-    out = Path(args.out)
-    csv, png = out / "tables" / "depth_width.csv", out / "figures" / "depth_width.png"
+    name = "depth_width_quick" if args.quick else "depth_width"
+    tables, figures = output_dirs(args.results_dir)
+    csv, png = tables / f"{name}.csv", figures / f"{name}.png"
     csv.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(csv, index=False)
     plot(table, png)

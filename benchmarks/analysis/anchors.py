@@ -1,0 +1,224 @@
+"""The published numbers our experiments are checked against: ``anchors.yaml`` beside this
+module, with their sources and tolerance rules.
+
+An anchor names the experiments it applies to; ``<name>_quick`` is checked against the anchors of
+``<name>`` (same tasks and models, fewer sizes and seeds). An anchor group is one model on one
+task, with one published value per problem size (``size`` and ``points``) or one ``value`` for a
+task without a size, the ``conditions`` a run must have (flattened result keys, e.g.
+``config.model.last_layer_fa``), a tolerance rule and a source.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from benchmarks.analysis.runs import format_value, size_column
+from benchmarks.core.errors import require
+
+ANCHORS = Path(__file__).with_name("anchors.yaml")
+QUICK = "_quick"
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    r"""How far ours may be from a published value:
+
+    .. math::
+        |\bar{x} - p| \le \max(\text{floor},\ a \cdot s,\ b \cdot s_p)
+
+    with :math:`\bar{x}` and :math:`s` our mean and sample std over seeds (ddof = 1, counted as 0
+    for one seed), :math:`p` and :math:`s_p` the published mean and std (0 when none is given),
+    :math:`a` = `ours_std`, :math:`b` = `published_std`. With `scale="log10"` every value is
+    compared as its log10 (ours per seed, before the mean and std).
+    """
+
+    name: str
+    floor: float
+    ours_std: float = 0.0
+    published_std: float = 0.0
+    scale: str = "linear"
+
+    def bound(self, our_std: float, published_std: float | None) -> float:
+        our_std = 0.0 if our_std is None or math.isnan(our_std) else our_std
+        return max(self.floor, self.ours_std * our_std, self.published_std * (published_std or 0))
+
+    def transform(self, values):
+        return np.log10(values) if self.scale == "log10" else values
+
+    def describe(self) -> str:
+        terms = [f"{self.floor:g}"]
+        if self.ours_std:
+            terms.append(f"{self.ours_std:g} × our std")
+        if self.published_std:
+            terms.append(f"{self.published_std:g} × published std")
+        rule = f"|ours - published| ≤ max({', '.join(terms)})" if len(terms) > 1 else terms[0]
+        return f"{self.name}: {rule}" + (" on log10 values" if self.scale == "log10" else "")
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """One published number: `value` (± `std`) of `score_key` for `model` on `task` at one
+    problem size (`size` = (size key, value), None for tasks without a size), among runs whose
+    result.json has the `conditions` (flattened keys, e.g. "config.model.khop")."""
+
+    experiments: tuple[str, ...]
+    task: str
+    model: str
+    score_key: str
+    value: float
+    std: float | None
+    size: tuple[str, float] | None
+    conditions: tuple[tuple[str, object], ...]
+    tolerance: Tolerance
+    source: str
+
+    def applies_to(self, experiment: str) -> bool:
+        return experiment in self.experiments or experiment.removesuffix(QUICK) in self.experiments
+
+    def matches(self, runs: pd.DataFrame) -> pd.Series:
+        """Which rows of a report run table (one row per run) this anchor is about."""
+        if runs.empty:
+            return pd.Series(dtype=bool)
+        keys = [("task", self.task), ("model", self.model), *self.conditions]
+        if self.size is not None:
+            keys.append(self.size)
+        mask = pd.Series(True, index=runs.index)
+        for key, value in keys:
+            if key not in runs:
+                return pd.Series(False, index=runs.index)
+            mask &= runs[key].map(lambda v, value=value: _equal(v, value))
+        return mask
+
+    def conditions_label(self, task: bool | None = None) -> str:
+        """The conditions as "khop=on topology=ring"; `task` True / False keeps only the
+        task's (config.task.*) / the other conditions."""
+        return " ".join(
+            format_value(key.rsplit(".", 1)[-1], value)
+            for key, value in self.conditions
+            if task is None or key.startswith("config.task.") == task
+        )
+
+
+def _equal(ours, published) -> bool:
+    if isinstance(published, bool) or isinstance(ours, bool | np.bool_):
+        return isinstance(ours, bool | np.bool_) and bool(ours) == published
+    if isinstance(published, int | float) and isinstance(ours, int | float | np.number):
+        return math.isclose(float(ours), float(published))
+    return ours == published
+
+
+# ------------------------------------------------------------------------------------------------
+# The anchors file
+
+
+def load_anchors(path: str | Path = ANCHORS) -> tuple[list[Anchor], dict[str, dict]]:
+    """Every anchor in `path` (groups expanded into one anchor per point) and the sources by id.
+    A malformed file raises ConfigError naming the entry."""
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    sources = data.get("sources") or {}
+    tolerances = {}
+    for name, rule in (data.get("tolerances") or {}).items():
+        require(
+            isinstance(rule, dict) and "floor" in rule,
+            f"tolerances.{name}",
+            "needs at least a floor",
+        )
+        tolerances[name] = Tolerance(name, **rule)
+        require(
+            tolerances[name].scale in ("linear", "log10"),
+            f"tolerances.{name}.scale",
+            "must be linear or log10",
+        )
+
+    anchors = []
+    for i, group in enumerate(data.get("anchors") or []):
+        where = f"anchors[{i}]"
+        missing = [k for k in ("experiments", "task", "model", "score_key", "tolerance", "source")]
+        missing = [k for k in missing if k not in group]
+        require(not missing, where, f"missing {', '.join(missing)}")
+        require(group["tolerance"] in tolerances, f"{where}.tolerance", "unknown rule")
+        require(group["source"] in sources, f"{where}.source", "unknown source")
+        require(
+            ("points" in group) == ("size" in group) and ("points" in group) != ("value" in group),
+            where,
+            "needs `size` with `points`, or a `value` (a task without a size)",
+        )
+        experiments = group["experiments"]
+        experiments = (experiments,) if isinstance(experiments, str) else tuple(experiments)
+        points = (
+            {(group["size"], size): v for size, v in group["points"].items()}
+            if "points" in group
+            else {None: group["value"]}
+        )
+        tolerance = tolerances[group["tolerance"]]
+        for size, published in points.items():
+            value, std = (published, None) if np.isscalar(published) else published
+            require(
+                std is None or tolerance.scale == "linear",
+                f"{where}.tolerance",
+                "a published std needs a linear-scale rule",
+            )
+            anchors.append(
+                Anchor(
+                    experiments=experiments,
+                    task=group["task"],
+                    model=group["model"],
+                    score_key=group["score_key"],
+                    value=float(value),
+                    std=None if std is None else float(std),
+                    size=size,
+                    conditions=tuple((group.get("conditions") or {}).items()),
+                    tolerance=tolerance,
+                    source=group["source"],
+                )
+            )
+    return anchors, sources
+
+
+def anchors_for(experiment: str, path: str | Path = ANCHORS) -> list[Anchor]:
+    """The anchors that apply to `experiment` (and to `<experiment>` without `_quick`)."""
+    return [a for a in load_anchors(path)[0] if a.applies_to(experiment)]
+
+
+def published_points(experiment: str, path: str | Path = ANCHORS) -> pd.DataFrame:
+    """The anchors of `experiment` as a table for plots: task, model, label (the model and the
+    anchor's model conditions), setting (its task conditions), score_key, size key, size, value,
+    std."""
+    rows = [
+        {
+            "task": a.task,
+            "model": a.model,
+            "label": f"{a.model} {a.conditions_label(task=False)}".strip(),
+            "setting": a.conditions_label(task=True),
+            "score_key": a.score_key,
+            "size_key": a.size[0] if a.size else None,
+            "size": a.size[1] if a.size else np.nan,
+            "value": a.value,
+            "std": np.nan if a.std is None else a.std,
+        }
+        for a in anchors_for(experiment, path)
+    ]
+    return pd.DataFrame(rows)
+
+
+def published(experiment: str, summary: pd.DataFrame, path: str | Path = ANCHORS) -> pd.DataFrame:
+    """The published points that belong in `experiment`'s figure: its anchors for a task of
+    `summary`, with its score key and size key. Columns: model, label, setting, size, value,
+    std (see :func:`published_points`)."""
+    columns = ["model", "label", "setting", "size", "value", "std"]
+    points = published_points(experiment, path)
+    if points.empty:
+        return pd.DataFrame(columns=columns)
+    size = size_column(summary)
+    keep = (
+        points["task"].isin(summary["task"])
+        & (points["score_key"] == summary["score_key"].iloc[0])
+        & (points["size_key"] == size if size else points["size_key"].isna())
+    )
+    return points.loc[keep, columns].reset_index(drop=True)

@@ -1,0 +1,42 @@
+"""Synthetic result.json files: a complete RunResult from the few keys a test cares about."""
+
+import json
+
+from benchmarks.engine.results import RunResult
+
+DEFAULTS = {
+    "experiment": "synthetic",
+    "metric": "acc",
+    "select": "best_val",
+    "score_key": "test/acc",
+    "selected_epoch": 1,
+    "epochs": 10,
+    "stopped": "patience",
+    "params": 1000,
+    "width": None,
+    "num_layers": 2,
+    "wall_time_s": 1.0,
+    "train_time_s": 1.0,
+    "device": "cpu",
+    "seed": 0,
+    "data_seed": 0,
+    "model_seed": 0,
+    "config": {},
+}
+
+
+def complete(result: dict, experiment: str | None = None) -> dict:
+    """`result` with every declared field a stored result.json has, read back through
+    RunResult (so that readers see what they would see on a real store)."""
+    flat = DEFAULTS | {"experiment": experiment or DEFAULTS["experiment"]} | result
+    return RunResult.from_dict(flat).to_dict()
+
+
+def write_store(root, experiment: str, results: list[dict]):
+    """Write `results` as `<root>/runs/<experiment>/<config_hash>/result.json`."""
+    for r in results:
+        r = complete(r, experiment)
+        path = root / "runs" / experiment / r["config_hash"]
+        path.mkdir(parents=True)
+        (path / "result.json").write_text(json.dumps(r))
+    return root
