@@ -2,8 +2,9 @@
 
 from baselines.adgn import ADGN
 from baselines.drew import DRewGCN
-from baselines.gat import GAT, GATv2
+from baselines.gat import GAT
 from baselines.gatedgcn import GatedGCN, GatedGCNLayer
+from baselines.gatv2 import GATv2
 from baselines.gcn import GCN
 from baselines.gcnii import GCNII
 from baselines.ggnn import GGNN
@@ -13,7 +14,6 @@ from baselines.gnn_ssm import GCNSSM
 from baselines.gps import GPS
 from baselines.sage import GraphSAGE
 from baselines.stack import ConvStack
-from benchmarks.core.fully_adjacent import fully_adjacent_edges
 
 __all__ = [
     "ADGN",
@@ -31,5 +31,4 @@ __all__ = [
     "GatedGCN",
     "GatedGCNLayer",
     "GraphSAGE",
-
 ]

@@ -17,7 +17,7 @@ from torch_geometric.nn import AntiSymmetricConv, GCNConv
 
 from baselines.stack import ConvStack
 from benchmarks.core.contract import make_activation
-from benchmarks.core.errors import require
+from benchmarks.core.errors import check_choice, require
 
 PHIS = ("gcn", "sum")
 
@@ -25,14 +25,19 @@ PHIS = ("gcn", "sum")
 class ADGN(ConvStack):
     """A `ConvStack` of `AntiSymmetricConv(dim, phi, num_iters=1, epsilon, gamma, act)`.
 
-    Args (besides `ConvStack`'s):
-        epsilon: the step size of the discretisation (> 0).
-        gamma: the diffusion that keeps the step stable (>= 0).
-        phi: gcn | sum, the neighbour aggregation Phi.
-        conv_act: sigma inside the step (tanh in the paper).
-        share_weights: defaults to true: A-DGN discretises one ODE, so every step applies the
-            same function (the paper's main variant, and PyG's ``num_iters``); false gives the
-            paper's "layer-dependent weights" variant.
+    Args (besides `ConvStack`'s; `residual`, `norm` and `act` default to off):
+        epsilon (float): the step size of the discretisation (> 0). (default: 0.1)
+        gamma (float): the diffusion that keeps the step stable (>= 0). (default: 0.1)
+        phi (str): gcn | sum, the neighbour aggregation Phi. (default: gcn)
+        conv_act (str): sigma inside the step (tanh in the paper). (default: tanh)
+        share_weights (bool): A-DGN discretises one ODE, so every step applies the same function
+            (the paper's main variant, and PyG's ``num_iters``); false gives the paper's
+            "layer-dependent weights" variant. (default: True)
+
+    Shapes:
+        - **input:** x ``[N, d]``; batch with ``edge_index`` ``[2, E]`` (``hop_index`` with
+          ``khop``; ``batch`` and ``readout_index`` with ``last_layer_fa``).
+        - **output:** ``[N, d]``.
     """
 
     def __init__(
@@ -50,10 +55,10 @@ class ADGN(ConvStack):
         act: str = "none",
         **kwargs,
     ):
-        require(epsilon > 0, "model.epsilon", f"must be positive, got {epsilon}")
-        require(gamma >= 0, "model.gamma", f"must be non-negative, got {gamma}")
-        require(phi in PHIS, "model.phi", f"must be one of {PHIS}, got {phi!r}")
-        make_activation(conv_act)  # one clear error for an unknown name
+        require(epsilon > 0, "epsilon", f"must be positive, got {epsilon}")
+        require(gamma >= 0, "gamma", f"must be non-negative, got {gamma}")
+        check_choice("phi", phi, PHIS)
+        make_activation(conv_act, "conv_act")  # one clear error for an unknown name
         self.epsilon, self.gamma, self.phi, self.conv_act = epsilon, gamma, phi, conv_act
         super().__init__(
             dim,

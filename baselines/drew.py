@@ -65,13 +65,13 @@ class DRewGCN(ConvStack):
     ):
         require(
             nu is None or (isinstance(nu, int) and not isinstance(nu, bool) and nu >= 1),
-            "model.nu",
+            "nu",
             f"must be a positive integer or null (no delay), got {nu!r}",
         )
         require(
             khop is False,
-            "model.khop",
-            "DRew adds the pairs at distance l at layer l by itself; set model.nu instead",
+            "khop",
+            "DRew adds the pairs at distance l at layer l by itself; set nu instead",
         )
         self.nu = nu
         super().__init__(
@@ -108,7 +108,7 @@ class DRewGCN(ConvStack):
         hop_index = batch.hop_index
         require(
             layer <= len(hop_index),
-            "model.num_layers",
+            "num_layers",
             f"DRew layer {layer} needs pairs at distance {layer}, "
             f"the batch has {len(hop_index)} hop sets",
         )

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 
 from baselines.stack import ConvStack
-from benchmarks.core.contract import NORMS, make_activation
+from benchmarks.core.contract import NORMS, check_model_options, make_activation
 from benchmarks.core.edges import edge_features
 from benchmarks.core.errors import require
 
@@ -93,7 +93,11 @@ class GatedGCNLayer(MessagePassing):
         x = x + h if self.residual else h
         if not update_edges:
             return x, edge_state
-        require(self.edge_norm is not None, "model", "this GatedGCN layer computes no edge states")
+        require(
+            self.edge_norm is not None,
+            "update_edges",
+            "this GatedGCN layer was built without edge states (edge_states=false)",
+        )
         e = self.dropout(self.act(self.edge_norm(gate_input)))
         return x, edge_state + e if self.residual else e
 
@@ -108,7 +112,19 @@ class GatedGCN(ConvStack):
     """A stack of `GatedGCNLayer`s with `ConvStack`'s khop, share_weights and last_layer_fa.
 
     The layer owns its residual, norm, activation and dropout (on nodes and edges), so those
-    options go to it; their defaults are the paper's: residual, BatchNorm, ReLU.
+    options go to it; their defaults are the paper's.
+
+    Args (`ConvStack`'s, with these defaults):
+        residual (bool): (default: True)
+        norm (str): (default: batch)
+        act (str): (default: relu)
+        dropout (float): (default: 0)
+
+    Shapes:
+        - **input:** x ``[N, d]``; batch with ``edge_index`` ``[2, E]`` and, when the task has
+          edge features, ``edge_embedding`` ``[E, d]`` (``hop_index`` with ``khop``; ``batch``
+          and ``readout_index`` with ``last_layer_fa``).
+        - **output:** ``[N, d]``; edge states ``[E_l, d]`` inside.
     """
 
     reads_edge_features = True  # the runner builds the task's edge encoder for it
@@ -124,8 +140,7 @@ class GatedGCN(ConvStack):
         dropout: float = 0.0,
         **kwargs,
     ):
-        require(norm in NORMS, "model.norm", f"must be one of {sorted(NORMS)}, got {norm!r}")
-        require(0.0 <= dropout < 1.0, "model.dropout", f"must be in [0, 1), got {dropout}")
+        check_model_options(residual=residual, norm=norm, act=act, dropout=dropout)
         self.layer_options = dict(act=act, norm=norm, dropout=dropout, residual=residual)
         super().__init__(dim, num_layers, residual=False, norm="none", act="none", **kwargs)
 

@@ -9,7 +9,14 @@ from baselines.stack import ConvStack
 
 
 class GCN(ConvStack):
-    """A `ConvStack` of `GCNConv(dim, dim)`; see `ConvStack` for the options."""
+    """A `ConvStack` of `GCNConv(d, d)` (self-loops, symmetric normalisation); the options are
+    `ConvStack`'s.
+
+    Shapes:
+        - **input:** x ``[N, d]``; batch with ``edge_index`` ``[2, E]`` (``hop_index`` with
+          ``khop``; ``batch`` and ``readout_index`` with ``last_layer_fa``).
+        - **output:** ``[N, d]``.
+    """
 
     def make_conv(self, dim: int) -> GCNConv:
         return GCNConv(dim, dim)

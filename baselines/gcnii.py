@@ -22,9 +22,15 @@ class GCNII(ConvStack):
     """A `ConvStack` of `GCN2Conv(dim, alpha, theta, layer=l)`; x_0 is the stack's input.
 
     Args (besides `ConvStack`'s):
-        alpha: weight of the initial residual x_0, in [0, 1].
-        theta: beta_l = log(theta / l + 1); null: beta = 1.
-        share_weights: one W for every layer; beta_l still follows the layer index.
+        alpha (float): weight of the initial residual x_0, in [0, 1]. (default: 0.1)
+        theta (float, optional): beta_l = log(theta / l + 1); null: beta = 1. (default: 0.5)
+        share_weights (bool): one W for every layer; beta_l still follows the layer index.
+            (default: False)
+
+    Shapes:
+        - **input:** x ``[N, d]``; batch with ``edge_index`` ``[2, E]`` (``hop_index`` with
+          ``khop``; ``batch`` and ``readout_index`` with ``last_layer_fa``).
+        - **output:** ``[N, d]``.
     """
 
     def __init__(
@@ -36,8 +42,8 @@ class GCNII(ConvStack):
         theta: float | None = 0.5,
         **kwargs,
     ):
-        require(0.0 <= alpha <= 1.0, "model.alpha", f"must be in [0, 1], got {alpha}")
-        require(theta is None or theta > 0, "model.theta", f"must be positive or null, got {theta}")
+        require(0.0 <= alpha <= 1.0, "alpha", f"must be in [0, 1], got {alpha}")
+        require(theta is None or theta > 0, "theta", f"must be positive or null, got {theta}")
         self.alpha, self.theta = alpha, theta
         super().__init__(dim, num_layers, **kwargs)
 

@@ -17,8 +17,14 @@ from baselines.stack import ConvStack
 
 
 class GGNN(ConvStack):
-    """A `ConvStack` of `GatedGraphConv(dim, num_layers=1)`; see `ConvStack` for the options
-    (here `residual`, `norm` and `act` default to off)."""
+    """A `ConvStack` of `GatedGraphConv(d, num_layers=1)`; the options are `ConvStack`'s, with
+    `residual` (default: False), `norm` (default: none) and `act` (default: none) off by default.
+
+    Shapes:
+        - **input:** x ``[N, d]``; batch with ``edge_index`` ``[2, E]`` (``hop_index`` with
+          ``khop``; ``batch`` and ``readout_index`` with ``last_layer_fa``).
+        - **output:** ``[N, d]``.
+    """
 
     def __init__(
         self,

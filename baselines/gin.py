@@ -13,14 +13,24 @@ from torch_geometric.nn import GINConv
 
 from baselines.stack import ConvStack
 from benchmarks.core.contract import make_activation
-from benchmarks.core.errors import require
+from benchmarks.core.errors import check_choice, check_positive_int
+
+MLP_NORMS = ("none", "batch")
 
 
 class GIN(ConvStack):
-    """Args (besides `ConvStack`'s):
-    mlp_norm: none | batch, inside the MLP.
-    train_eps: learn eps.
-    mlp_layers: blocks Linear-[BN]-Act in the MLP; 1 is a plain Linear.
+    """A `ConvStack` of `GINConv(MLP)`.
+
+    Args (besides `ConvStack`'s):
+        mlp_norm (str): none | batch, inside the MLP. (default: batch)
+        train_eps (bool): learn eps (else eps = 0). (default: False)
+        mlp_layers (int): blocks Linear-[BN]-Act in the MLP (their Act is the stack's `act`); 1 is
+            a plain Linear. (default: 2)
+
+    Shapes:
+        - **input:** x ``[N, d]``; batch with ``edge_index`` ``[2, E]`` (``hop_index`` with
+          ``khop``; ``batch`` and ``readout_index`` with ``last_layer_fa``).
+        - **output:** ``[N, d]``.
     """
 
     def __init__(
@@ -33,18 +43,10 @@ class GIN(ConvStack):
         mlp_layers: int = 2,
         **kwargs,
     ):
-        require(
-            isinstance(mlp_layers, int) and mlp_layers >= 1,
-            "model.mlp_layers",
-            f"must be a positive integer, got {mlp_layers!r}",
-        )
+        check_positive_int("mlp_layers", mlp_layers)
+        check_choice("mlp_norm", mlp_norm, MLP_NORMS)
         self.mlp_norm, self.train_eps, self.mlp_layers = mlp_norm, train_eps, mlp_layers
         self.mlp_act = kwargs.get("act", "relu")
-        require(
-            mlp_norm in ("none", "batch"),
-            "model.mlp_norm",
-            f"must be 'none' or 'batch', got {mlp_norm!r}",
-        )
         super().__init__(dim, num_layers, **kwargs)
 
     def make_conv(self, dim: int) -> GINConv:

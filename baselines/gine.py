@@ -15,20 +15,27 @@ activation, dropout, residual and norm follow the MLP.
 from torch import Tensor, nn
 from torch_geometric.nn import GINEConv
 
+from baselines.gin import MLP_NORMS
 from baselines.stack import ConvStack
-from benchmarks.core.contract import make_activation
+from benchmarks.core.contract import check_probability, make_activation
 from benchmarks.core.edges import edge_features
-from benchmarks.core.errors import require
+from benchmarks.core.errors import check_choice
 
 
 class GINE(ConvStack):
     """A `ConvStack` of `GINEConv(MLP)` fed with the batch's edge features.
 
     Args (besides `ConvStack`'s):
-        mlp_norm: none | batch, after each Linear of the MLP.
-        mlp_act: the MLP's activation; null: the stack's `act`.
-        mlp_dropout: dropout after the MLP's activation.
-        train_eps: learn eps.
+        mlp_norm (str): none | batch, after each Linear of the MLP. (default: batch)
+        mlp_act (str, optional): the MLP's activation; null: the stack's `act`. (default: null)
+        mlp_dropout (float): dropout after the MLP's activation, in [0, 1). (default: 0)
+        train_eps (bool): learn eps. (default: False)
+
+    Shapes:
+        - **input:** x ``[N, d]``; batch with ``edge_index`` ``[2, E]`` and, when the task has
+          edge features, ``edge_embedding`` ``[E, d]`` (``hop_index`` with ``khop``; ``batch``
+          and ``readout_index`` with ``last_layer_fa``).
+        - **output:** ``[N, d]``.
     """
 
     reads_edge_features = True  # the runner builds the task's edge encoder for it
@@ -44,14 +51,9 @@ class GINE(ConvStack):
         train_eps: bool = False,
         **kwargs,
     ):
-        require(
-            mlp_norm in ("none", "batch"),
-            "model.mlp_norm",
-            f"must be 'none' or 'batch', got {mlp_norm!r}",
-        )
-        require(
-            0.0 <= mlp_dropout < 1.0, "model.mlp_dropout", f"must be in [0, 1), got {mlp_dropout}"
-        )
+        check_choice("mlp_norm", mlp_norm, MLP_NORMS)
+        check_probability("mlp_dropout", mlp_dropout)
+        make_activation(mlp_act, "mlp_act")
         self.mlp_norm, self.mlp_dropout, self.train_eps = mlp_norm, mlp_dropout, train_eps
         self.mlp_act = kwargs.get("act", "relu") if mlp_act is None else mlp_act
         super().__init__(dim, num_layers, **kwargs)

@@ -101,11 +101,10 @@ class GCNSSM(ConvStack):
         share_weights: bool = False,
         last_layer_fa: bool = False,
     ):
-        self.state_eigenvalue = _check_eigenvalue("model.state_eigenvalue", state_eigenvalue)
-        self.input_eigenvalue = _check_eigenvalue("model.input_eigenvalue", input_eigenvalue)
-        check_bool("model.train_state", train_state)
-        check_bool("model.train_input", train_input)
-        check_bool("model.khop", khop)
+        self.state_eigenvalue = _check_eigenvalue("state_eigenvalue", state_eigenvalue)
+        self.input_eigenvalue = _check_eigenvalue("input_eigenvalue", input_eigenvalue)
+        check_bool("train_state", train_state)
+        check_bool("train_input", train_input)
         super().__init__(
             dim,
             num_layers,

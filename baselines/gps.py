@@ -37,7 +37,8 @@ from torch_geometric.nn import GINConv, GPSConv
 from torch_geometric.utils import get_laplacian, to_dense_adj, to_undirected, unbatch_edge_index
 
 from baselines.stack import ConvStack
-from benchmarks.core.errors import check_choice, check_positive_int, require
+from benchmarks.core.contract import check_divisible, check_model_options, check_probability
+from benchmarks.core.errors import check_choice, check_positive_int
 
 POSITIONAL_ENCODINGS = ("rwse", "lap", "none")
 
@@ -107,15 +108,20 @@ def first_copy(edge_index: Tensor, graph: Tensor) -> Tensor:
 
 
 class GPS(ConvStack):
-    """Args (besides `ConvStack`'s; keep its residual false, norm none and act none: GPSConv has
-    its own):
-    heads: attention heads (dim must be divisible by them).
-    attn_dropout: dropout on the attention weights.
-    pe: rwse | lap | none.
-    walk_length: k of the RWSE, the random-walk lengths.
-    lap_dim: k of the Laplacian encoding, the eigenvectors per graph.
+    """A `ConvStack` of `GPSConv(d, GINConv(MLP), heads=H)` after the positional encoding.
 
-    Shapes: forward(x [N, d], batch) -> [N, d].
+    Args (besides `ConvStack`'s; keep its residual false, norm none and act none: GPSConv has
+    its own):
+        heads (int): H, attention heads; d must divide by it. (default: 4)
+        attn_dropout (float): dropout on the attention weights, in [0, 1). (default: 0)
+        pe (str): rwse | lap | none. (default: rwse)
+        walk_length (int): k of the RWSE, the random-walk lengths. (default: 16)
+        lap_dim (int): k of the Laplacian encoding, the eigenvectors per graph. (default: 8)
+
+    Shapes:
+        - **input:** x ``[N, d]``; batch with ``edge_index`` ``[2, E]`` and ``batch`` ``[N]``
+          (``hop_index`` with ``khop``; ``readout_index`` with ``last_layer_fa``).
+        - **output:** ``[N, d]``; the encoding P ``[N, k]``.
     """
 
     def __init__(
@@ -130,14 +136,12 @@ class GPS(ConvStack):
         lap_dim: int = 8,
         **kwargs,
     ):
-        require(
-            isinstance(heads, int) and heads > 0 and dim % heads == 0,
-            "model.heads",
-            f"must be a positive divisor of model.dim={dim}, got {heads!r}",
-        )
-        check_choice("model.pe", pe, POSITIONAL_ENCODINGS)
-        check_positive_int("model.walk_length", walk_length)
-        check_positive_int("model.lap_dim", lap_dim)
+        check_model_options(dim=dim, heads=heads)
+        check_divisible("dim", dim, "heads", heads)
+        check_probability("attn_dropout", attn_dropout)
+        check_choice("pe", pe, POSITIONAL_ENCODINGS)
+        check_positive_int("walk_length", walk_length)
+        check_positive_int("lap_dim", lap_dim)
         self.heads, self.attn_dropout = heads, attn_dropout
         super().__init__(dim, num_layers, **kwargs)
         self.pe, self.walk_length, self.lap_dim = pe, walk_length, lap_dim

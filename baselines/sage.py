@@ -8,7 +8,7 @@ The node enters through its own weight W_1 (`root_weight`), not through a self-l
 from torch_geometric.nn import SAGEConv
 
 from baselines.stack import ConvStack
-from benchmarks.core.errors import require
+from benchmarks.core.errors import check_choice
 
 AGGREGATIONS = ("mean", "sum", "max", "min")
 
@@ -17,10 +17,15 @@ class GraphSAGE(ConvStack):
     """A `ConvStack` of `SAGEConv(dim, dim)`.
 
     Args (besides `ConvStack`'s):
-        aggr: mean | sum | max | min, over the incoming edges.
-        normalize: L2-normalise each output row (SAGEConv's `normalize`).
-        project: Linear + ReLU on the neighbours before aggregating (the paper's pooling
-            aggregator when aggr is max).
+        aggr (str): mean | sum | max | min, over the incoming edges. (default: mean)
+        normalize (bool): L2-normalise each output row (SAGEConv's `normalize`). (default: False)
+        project (bool): Linear + ReLU on the neighbours before aggregating (the paper's pooling
+            aggregator when aggr is max). (default: False)
+
+    Shapes:
+        - **input:** x ``[N, d]``; batch with ``edge_index`` ``[2, E]`` (``hop_index`` with
+          ``khop``; ``batch`` and ``readout_index`` with ``last_layer_fa``).
+        - **output:** ``[N, d]``.
     """
 
     def __init__(
@@ -33,7 +38,7 @@ class GraphSAGE(ConvStack):
         project: bool = False,
         **kwargs,
     ):
-        require(aggr in AGGREGATIONS, "model.aggr", f"must be one of {AGGREGATIONS}, got {aggr!r}")
+        check_choice("aggr", aggr, AGGREGATIONS)
         self.aggr, self.normalize, self.project = aggr, normalize, project
         super().__init__(dim, num_layers, **kwargs)
 

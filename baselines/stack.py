@@ -13,28 +13,31 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from benchmarks.core.contract import NORMS, make_activation
+from benchmarks.core.contract import NORMS, check_model_options, make_activation
 from benchmarks.core.edges import layer_edges
-from benchmarks.core.errors import require
-from benchmarks.core.fully_adjacent import fully_adjacent_edges
 
 
 class ConvStack(nn.Module):
-    """Base class: subclasses implement `make_conv(dim) -> MessagePassing`.
+    """Base class: subclasses implement `make_conv(dim) -> MessagePassing`, or `make_convs` when
+    a layer's convolution depends on its index. The options are the model contract's
+    (`benchmarks.core.contract`), checked there.
 
     Args:
-        dim: node width d (input and output).
-        num_layers: L.
-        residual: add the layer input to its output.
-        norm: none | layer | batch, applied after the residual.
-        act: activation name (none, relu, gelu, tanh, ...).
-        dropout: dropout probability after the activation.
-        khop: layer l aggregates over pairs at distance exactly l.
-        share_weights: one convolution for every layer.
-        last_layer_fa: the last layer aggregates every node of a graph into its readout node
-            instead of E_L (Alon & Yahav's FA).
+        dim (int): node width d (input and output).
+        num_layers (int): L.
+        residual (bool): add the layer input to its output. (default: False)
+        norm (str): none | layer | batch, applied after the residual. (default: none)
+        act (str): activation name (none, relu, gelu, tanh, ...). (default: relu)
+        dropout (float): dropout probability after the activation. (default: 0)
+        khop (bool): layer l aggregates over pairs at distance exactly l. (default: False)
+        share_weights (bool): one convolution for every layer. (default: False)
+        last_layer_fa (bool): the last layer aggregates every node of a graph into its readout
+            node instead of E_L (Alon & Yahav's FA). (default: False)
 
-    Shapes: forward(x [N, d], batch) -> [N, d].
+    Shapes:
+        - **input:** x ``[N, d]``; batch with ``edge_index`` ``[2, E]`` (``hop_index`` with
+          ``khop``; ``batch`` and ``readout_index`` with ``last_layer_fa``).
+        - **output:** ``[N, d]``.
     """
 
     def __init__(
@@ -50,22 +53,16 @@ class ConvStack(nn.Module):
         last_layer_fa: bool = False,
     ):
         super().__init__()
-        require(
-            isinstance(dim, int) and dim > 0,
-            "model.dim",
-            f"must be a positive integer, got {dim!r}",
-        )
-        require(
-            isinstance(num_layers, int) and num_layers > 0,
-            "model.num_layers",
-            f"must be a positive integer, got {num_layers!r}",
-        )
-        require(norm in NORMS, "model.norm", f"must be one of {sorted(NORMS)}, got {norm!r}")
-        require(0.0 <= dropout < 1.0, "model.dropout", f"must be in [0, 1), got {dropout}")
-        require(
-            isinstance(last_layer_fa, bool),
-            "model.last_layer_fa",
-            f"must be true or false, got {last_layer_fa!r}",
+        check_model_options(
+            dim=dim,
+            num_layers=num_layers,
+            residual=residual,
+            norm=norm,
+            act=act,
+            dropout=dropout,
+            khop=khop,
+            share_weights=share_weights,
+            last_layer_fa=last_layer_fa,
         )
         self.num_layers, self.residual, self.khop = num_layers, residual, khop
         self.last_layer_fa = last_layer_fa
@@ -90,10 +87,9 @@ class ConvStack(nn.Module):
         return conv(x, edges)
 
     def edges_of_layer(self, batch, layer: int) -> Tensor:
-        """The (sender, receiver) pairs of layer `layer` (1-based): FA, k-hop or the graph's."""
-        if self.last_layer_fa and layer == self.num_layers:
-            return fully_adjacent_edges(batch)
-        return layer_edges(batch, layer, self.khop)
+        """The (sender, receiver) pairs [2, E_l] of layer `layer` (1-based): FA, k-hop or the
+        graph's (`layer_edges`)."""
+        return layer_edges(batch, layer, self.khop, self.last_layer_fa, self.num_layers)
 
     def reset_parameters(self) -> None:
         for module in [*self.convs, *self.norms]:

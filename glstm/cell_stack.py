@@ -1,5 +1,5 @@
 r"""A stack of recurrent cells whose time axis is the layer index: the scalar-memory members of the
-xLSTM family on graphs, graph sLSTM and graph LSTM (SPEC section 9).
+xLSTM family on graphs, graph sLSTM and graph LSTM.
 
 Layer l (1-based), for every node u, with x the layer input, s_u the cell state carried over from
 layer l - 1 (none before the first layer) and N_l(u) the layer's senders (the graph's incoming
@@ -22,14 +22,13 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch_geometric.nn import SimpleConv
 
-from benchmarks.core.contract import NORMS, make_activation
+from benchmarks.core.contract import NORMS, check_divisible, check_model_options, make_activation
 from benchmarks.core.edges import layer_edges
-from benchmarks.core.errors import check_bool, check_choice, check_positive_int, require
-from benchmarks.core.fully_adjacent import fully_adjacent_edges
+from benchmarks.core.errors import check_choice, check_positive_int
 from glstm.head_norm import HeadNorm
+from glstm.layer import HIDDEN_NORMS
 
 AGGREGATIONS = ("sum", "mean")
-INPUT_NORMS = {"none": nn.Identity, **{k: v for k, v in NORMS.items() if k != "none"}}
 
 
 class CellLayer(nn.Module):
@@ -46,7 +45,7 @@ class CellLayer(nn.Module):
 
     def __init__(self, dim, cell, hidden_dim, heads, aggr, input_norm, hidden_norm, act, dropout):
         super().__init__()
-        self.input_norm = INPUT_NORMS[input_norm](dim)
+        self.input_norm = NORMS[input_norm](dim)
         self.aggregate = SimpleConv(aggr=aggr, combine_root="cat")  # [x_u ; AGG x_v]
         self.cell = cell
         self.hidden_norm = HeadNorm(heads, hidden_dim) if hidden_norm == "group" else nn.Identity()
@@ -109,28 +108,21 @@ class CellStack(nn.Module):
     ):
         super().__init__()
         hidden_dim = dim if hidden_dim is None else hidden_dim
-        for key, value in [("dim", dim), ("num_layers", num_layers), ("heads", heads)]:
-            check_positive_int(f"model.{key}", value)
-        check_positive_int("model.hidden_dim", hidden_dim)
-        require(
-            hidden_dim % heads == 0,
-            "model.hidden_dim",
-            f"must be divisible by model.heads={heads}, got {hidden_dim}",
+        check_model_options(
+            dim=dim,
+            num_layers=num_layers,
+            heads=heads,
+            khop=khop,
+            share_weights=share_weights,
+            last_layer_fa=last_layer_fa,
+            act=act,
+            dropout=dropout,
         )
-        for key, value in [
-            ("khop", khop),
-            ("share_weights", share_weights),
-            ("last_layer_fa", last_layer_fa),
-        ]:
-            check_bool(f"model.{key}", value)
-        check_choice("model.aggr", aggr, AGGREGATIONS)
-        check_choice("model.input_norm", input_norm, INPUT_NORMS)
-        check_choice("model.hidden_norm", hidden_norm, ("group", "none"))
-        require(
-            isinstance(dropout, int | float) and not isinstance(dropout, bool) and 0 <= dropout < 1,
-            "model.dropout",
-            f"must be a number in [0, 1), got {dropout!r}",
-        )
+        check_positive_int("hidden_dim", hidden_dim)
+        check_divisible("hidden_dim", hidden_dim, "heads", heads)
+        check_choice("aggr", aggr, AGGREGATIONS)
+        check_choice("input_norm", input_norm, NORMS)
+        check_choice("hidden_norm", hidden_norm, HIDDEN_NORMS)
         self.dim, self.num_layers, self.hidden_dim, self.heads = dim, num_layers, hidden_dim, heads
         self.khop, self.last_layer_fa = khop, last_layer_fa
         layers = [
@@ -164,10 +156,9 @@ class CellStack(nn.Module):
             layer.reset_parameters()
 
     def edges_of_layer(self, batch, layer: int) -> Tensor:
-        """The (sender, receiver) pairs of layer `layer` (1-based): FA, k-hop or the graph's."""
-        if self.last_layer_fa and layer == self.num_layers:
-            return fully_adjacent_edges(batch)
-        return layer_edges(batch, layer, self.khop)
+        """The (sender, receiver) pairs [2, E_l] of layer `layer` (1-based): FA, k-hop or the
+        graph's (`layer_edges`)."""
+        return layer_edges(batch, layer, self.khop, self.last_layer_fa, self.num_layers)
 
     def forward(self, x: Tensor, batch) -> Tensor:
         state = None

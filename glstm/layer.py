@@ -1,5 +1,5 @@
 r"""One gLSTM message-passing layer (Blayney et al., "gLSTM: Mitigating Over-Squashing by Increasing
-Storage Capacity", ICLR 2026; SPEC.md section 3)."""
+Storage Capacity", ICLR 2026)."""
 
 from __future__ import annotations
 
@@ -10,28 +10,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
+from benchmarks.core.contract import NORMS, make_activation
 from glstm.head_norm import HeadNorm
 from glstm.memory import Memory
 from glstm.sparse import Adjacency, spmm
 
-INPUT_NORMS = ("none", "layer", "rms", "batch")
+INPUT_NORMS = {**NORMS, "rms": nn.RMSNorm}  # the contract's norms and RMSNorm
 HIDDEN_NORMS = ("group", "none")
-ACTIVATIONS = {
-    "none": nn.Identity,
-    "relu": nn.ReLU,
-    "gelu": nn.GELU,
-    "silu": nn.SiLU,
-    "elu": nn.ELU,
-    "tanh": nn.Tanh,
-    "leaky_relu": nn.LeakyReLU,
-}
 INPUT_GATES = ("ego", "neighbour", "edge")
-
-
-def _input_norm(kind: str, dim: int) -> nn.Module:
-    if kind == "none":
-        return nn.Identity()
-    return {"layer": nn.LayerNorm, "rms": nn.RMSNorm, "batch": nn.BatchNorm1d}[kind](dim)
 
 
 class GLSTMLayer(nn.Module):
@@ -82,7 +68,7 @@ class GLSTMLayer(nn.Module):
         normaliser_abs (bool): read with max(|n . q|, 1) instead of max(n . q, 1).
         input_norm (str): ``"none"``, ``"layer"``, ``"rms"`` or ``"batch"``.
         hidden_norm (str): ``"group"`` (GroupNorm with H groups on h) or ``"none"``.
-        act (str): activation after the output projection (a key of ``ACTIVATIONS``).
+        act (str): activation after the output projection (``make_activation``).
         dropout (float): dropout on x^ and on the normalised h.
     """
 
@@ -114,9 +100,9 @@ class GLSTMLayer(nn.Module):
         self.lin_edge_gate = nn.Linear(2 * dim, h) if input_gate == "edge" else None
         self.lin_q = nn.Linear(2 * dim, h * dk)
         self.lin_out = nn.Linear(h * dv, dim)
-        self.input_norm = _input_norm(input_norm, dim)
+        self.input_norm = INPUT_NORMS[input_norm](dim)
         self.hidden_norm = HeadNorm(h, h * dv) if hidden_norm == "group" else nn.Identity()
-        self.act = ACTIVATIONS[act]()
+        self.act = make_activation(act)
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.node_sizes = node_sizes
         scale = torch.ones(sum(node_sizes))

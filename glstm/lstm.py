@@ -1,5 +1,5 @@
 r"""Graph LSTM: the classic LSTM cell (Hochreiter & Schmidhuber, 1997) with the layer index as time,
-the baseline xLSTM improves on (SPEC section 9)."""
+the baseline xLSTM improves on."""
 
 from __future__ import annotations
 

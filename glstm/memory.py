@@ -1,6 +1,6 @@
 r"""The gLSTM node memory in its two equivalent forms: recurrent and parallel.
 
-Within a block, layer l (1-based) writes to every node's memory and then reads it (SPEC section 3):
+Within a block, layer l (1-based) writes to every node's memory and then reads it:
 
 .. math::
     C_u(l) = f_u(l) C_u(l-1) + \sum_{v \in N_l(u)} i_{vu}(l)\, v_v(l) k_v(l)^\top, \qquad

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from benchmarks.core.contract import check_model_options
 from benchmarks.core.errors import check_bool, check_choice, check_positive_int
 from benchmarks.core.fully_adjacent import fully_adjacent_edges
 from glstm.block import GLSTMBlock
-from glstm.layer import ACTIVATIONS, HIDDEN_NORMS, INPUT_GATES, INPUT_NORMS
+from glstm.layer import HIDDEN_NORMS, INPUT_GATES, INPUT_NORMS
 from glstm.memory import Memory, ParallelMemory, RecurrentMemory, form_costs
 from glstm.neighbourhoods import layer_neighbourhoods, neighbourhood
 
@@ -47,10 +48,12 @@ class GLSTM(nn.Module):
             instead of the graph's edges. (default: False)
         last_layer_fa (bool): the model's last layer (the last block's last layer) aggregates
             every node of a graph into its readout node instead of its edges or hop set (Alon &
-            Yahav's FA, :func:`~benchmarks.core.fully_adjacent.fully_adjacent_edges`). (default: False)
+            Yahav's FA, :func:`~benchmarks.core.fully_adjacent.fully_adjacent_edges`).
+            (default: False)
         input_norm (str): ``none`` | ``layer`` | ``rms`` | ``batch``. (default: none)
         hidden_norm (str): ``group`` (GroupNorm, H groups) | ``none``. (default: group)
-        act (str): activation after each layer's output projection. (default: none)
+        act (str): activation after each layer's output projection, ``none`` or a name PyG's
+            resolver knows. (default: none)
         dropout (float): dropout on each layer's normalised input and hidden read. (default: 0)
         input_gate (str): ``ego`` | ``neighbour`` | ``edge``. (default: ego)
         forget_gate (bool): use the forget gate (off: f = 1). (default: True)
@@ -93,41 +96,35 @@ class GLSTM(nn.Module):
         form: str = "auto",
     ):
         super().__init__()
-        if num_layers is None:
-            raise ValueError("num_layers must be set (the runner fills it from the task)")
         value_dim = memory_dim if value_dim is None else value_dim
+        check_model_options(
+            dim=dim,
+            num_layers=num_layers,
+            heads=heads,
+            share_weights=share_weights,
+            khop=khop,
+            last_layer_fa=last_layer_fa,
+            act=act,
+            dropout=dropout,
+        )
         for key, value in [
-            ("dim", dim),
-            ("num_layers", num_layers),
-            ("heads", heads),
             ("memory_dim", memory_dim),
             ("value_dim", value_dim),
             ("num_blocks", num_blocks),
         ]:
-            check_positive_int(f"model.{key}", value)
+            check_positive_int(key, value)
         for key, value in [
-            ("share_weights", share_weights),
-            ("khop", khop),
-            ("last_layer_fa", last_layer_fa),
             ("forget_gate", forget_gate),
             ("input_gating", input_gating),
             ("output_gate", output_gate),
             ("normaliser_abs", normaliser_abs),
         ]:
-            check_bool(f"model.{key}", value)
-        check_choice("model.input_norm", input_norm, INPUT_NORMS)
-        check_choice("model.hidden_norm", hidden_norm, HIDDEN_NORMS)
-        check_choice("model.act", act, ACTIVATIONS)
-        check_choice("model.input_gate", input_gate, INPUT_GATES)
-        check_choice("model.n_init", n_init, N_INITS)
-        check_choice("model.form", form, FORMS)
-        if (
-            isinstance(dropout, bool)
-            or not isinstance(dropout, int | float)
-            or not 0 <= dropout < 1
-        ):
-            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
-
+            check_bool(key, value)
+        check_choice("input_norm", input_norm, INPUT_NORMS)
+        check_choice("hidden_norm", hidden_norm, HIDDEN_NORMS)
+        check_choice("input_gate", input_gate, INPUT_GATES)
+        check_choice("n_init", n_init, N_INITS)
+        check_choice("form", form, FORMS)
         self.dim, self.num_layers, self.num_blocks, self.khop = dim, num_layers, num_blocks, khop
         self.last_layer_fa = last_layer_fa
         self.heads, self.memory_dim, self.value_dim = heads, memory_dim, value_dim

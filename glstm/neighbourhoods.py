@@ -7,6 +7,7 @@ from collections import OrderedDict
 
 from torch import Tensor
 
+from benchmarks.core.errors import require
 from glstm.sparse import Adjacency
 
 # id(edge tensor) -> (weak reference, version, num_nodes, Adjacency). Tasks whose graphs share one
@@ -66,7 +67,7 @@ def layer_neighbourhoods(
         num_nodes (int, optional): N (default: ``batch.num_nodes``).
 
     Raises:
-        ValueError: ``khop`` without ``batch.hop_index``, or with fewer than L hop sets.
+        ConfigError: ``khop`` without ``batch.hop_index``, or with fewer than L hop sets.
     """
     num_nodes = batch.num_nodes if num_nodes is None else num_nodes
     topology = getattr(batch, "topology_key", None)
@@ -77,13 +78,13 @@ def layer_neighbourhoods(
     if not khop:
         return [neighbourhood(batch.edge_index, num_nodes, key("edges"))] * num_layers
     hop_index = getattr(batch, "hop_index", None)
-    if hop_index is None:
-        raise ValueError("khop=True needs batch.hop_index (the task's exact-distance hop sets)")
-    if len(hop_index) < num_layers:
-        raise ValueError(
-            f"khop=True with num_layers={num_layers} needs hop sets for distances 1..{num_layers}, "
-            f"but batch.hop_index has {len(hop_index)}"
-        )
+    require(hop_index is not None, "khop", "needs batch.hop_index (the task's hop sets)")
+    require(
+        len(hop_index) >= num_layers,
+        "khop",
+        f"with num_layers={num_layers} needs hop sets for distances 1..{num_layers}, "
+        f"the batch has {len(hop_index)}",
+    )
     return [
         neighbourhood(hops, num_nodes, key("hop", hop))
         for hop, hops in enumerate(hop_index[:num_layers], start=1)

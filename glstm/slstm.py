@@ -1,6 +1,6 @@
 r"""Graph sLSTM: xLSTM's scalar-memory cell with exponential gating and memory mixing (Beck et al.,
-"xLSTM: Extended Long Short-Term Memory", NeurIPS 2024), with the layer index as time (SPEC
-section 9). No graph sLSTM has been published; this one is ours."""
+"xLSTM: Extended Long Short-Term Memory", NeurIPS 2024), with the layer index as time. No graph
+sLSTM has been published; this one is ours."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from benchmarks.core.errors import check_choice
+from benchmarks.core.errors import check_bool, check_choice
 from glstm.cell_stack import CellStack
 
 INPUT_GATES = ("exp", "sigmoid", "none")
@@ -168,8 +168,10 @@ class GraphSLSTM(CellStack):
         memory_mixing: bool = True,
         **kwargs,
     ):
-        check_choice("model.input_gate", input_gate, INPUT_GATES)
-        check_choice("model.forget_gate", forget_gate, FORGET_GATES)
+        check_choice("input_gate", input_gate, INPUT_GATES)
+        check_choice("forget_gate", forget_gate, FORGET_GATES)
+        check_bool("output_gate", output_gate)
+        check_bool("memory_mixing", memory_mixing)
         self.gates = dict(
             input_gate=input_gate,
             forget_gate=forget_gate,

@@ -127,7 +127,7 @@ def test_glstm_fa_with_ego_gate_and_blocks(form):
 
 
 def test_bad_fa_value_is_one_clear_error():
-    with pytest.raises(ValueError, match="model.last_layer_fa: must be true or false"):
+    with pytest.raises(ValueError, match="^last_layer_fa: must be true or false"):
         GCN(DIM, 1, last_layer_fa="yes")
 
 

@@ -31,7 +31,7 @@ def test_budget_lands_within_one_percent_under(model):
 def test_bisection_respects_the_accepted_widths():
     def count(width: int) -> int:  # 1000 d + 7, widths must divide by 6
         if width % 6:
-            raise ConfigError("model.dim: must divide by 6")
+            raise ConfigError("dim: must divide by 6")
         return 1000 * width + 7
 
     assert width_for_budget(count, 100_000) == (96, 96_007)

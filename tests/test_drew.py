@@ -121,10 +121,10 @@ def test_permutation_equivariance():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"nu": 0}, "model.nu: must be a positive integer or null"),
-        ({"nu": True}, "model.nu: must be a positive integer or null"),
-        ({"khop": True}, "model.khop: DRew adds the pairs"),
-        ({"norm": "group"}, "model.norm: must be one of"),
+        ({"nu": 0}, "^nu: must be a positive integer or null"),
+        ({"nu": True}, "^nu: must be a positive integer or null"),
+        ({"khop": True}, "^khop: DRew adds the pairs"),
+        ({"norm": "group"}, "^norm: must be one of"),
     ],
 )
 def test_bad_options_are_clear_errors(kwargs, message):

@@ -15,6 +15,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import shortest_path
 from torch_geometric.data import Batch
 
+from benchmarks.core.errors import ConfigError
 from glstm import GLSTM, Adjacency
 from glstm.memory import form_costs
 from glstm.neighbourhoods import neighbourhood
@@ -490,16 +491,16 @@ def test_dropout_trains_and_eval_is_deterministic():
 )
 def test_invalid_options_name_the_key(kwargs, key):
     args = {"dim": 8, "num_layers": 2, **kwargs}
-    with pytest.raises(ValueError, match=key):
+    with pytest.raises(ConfigError, match=f"^{key}: "):
         GLSTM(**args)
 
 
 def test_khop_needs_enough_hop_sets():
     batch = graph_case("random", 8)  # 3 hop sets
-    with pytest.raises(ValueError, match="khop.*num_layers=4"):
+    with pytest.raises(ConfigError, match="^khop: with num_layers=4"):
         GLSTM(8, 4, khop=True)(batch.x, batch)
     del batch.hop_index
-    with pytest.raises(ValueError, match="hop_index"):
+    with pytest.raises(ConfigError, match="^khop: needs batch.hop_index"):
         GLSTM(8, 2, khop=True)(batch.x, batch)
 
 

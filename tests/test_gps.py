@@ -157,7 +157,7 @@ def test_laplacian_signs_flip_at_random_in_training_only():
 
 @pytest.mark.parametrize(
     "options, key",
-    [({"pe": "laplacian"}, "model.pe"), ({"pe": "lap", "lap_dim": 0}, "model.lap_dim")],
+    [({"pe": "laplacian"}, "^pe:"), ({"pe": "lap", "lap_dim": 0}, "^lap_dim:")],
 )
 def test_bad_encoding_options_name_their_key(options, key):
     with pytest.raises(ConfigError, match=key):

@@ -225,7 +225,7 @@ def test_edge_embedding_is_unused_where_the_layer_aggregates_other_pairs(model, 
 def test_wrong_edge_embedding_shape_is_one_clear_error():
     batch = tree_batch()
     batch.edge_embedding = torch.zeros(batch.edge_index.size(1), DIM + 1)
-    with pytest.raises(ValueError, match="model.dim: edge features of shape"):
+    with pytest.raises(ValueError, match="^dim: edge features of shape"):
         GINE(DIM, 1)(batch.x, batch)
 
 

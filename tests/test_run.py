@@ -4,8 +4,10 @@ import subprocess
 import sys
 
 import pytest
+from omegaconf import OmegaConf
 
-from benchmarks.engine.runner import main, run
+from benchmarks.core.errors import ConfigError
+from benchmarks.engine.runner import build, count_parameters, main, prepare, run
 from benchmarks.engine.store import load_results
 from tests.helpers import ROOT
 
@@ -45,7 +47,7 @@ def test_cli_wandb_offline_writes_run_files(tmp_path):
         ("nar", "task.num_classes=1", "task.num_classes: must be an integer >= 2"),
         ("tree_neighbors_match", "task.depth=11", "task.depth: must be an integer in 2..10"),
         ("ring_transfer", "task.distance=-2", "task.distance: must be a positive integer"),
-        ("nar", "model=gat model.dim=30", "model.dim: must be divisible by model.heads=4"),
+        ("nar", "model=gat model.dim=30", "model.dim: must be divisible by heads=4"),
         ("nar", "model.dim=31", "model.dim: must be even for task nar"),
         ("nar", "train.batch_size=0", "train.batch_size: must be in [1, inf], got 0"),
         ("nar", "model=gcn model.dim=-8", "model.dim: must be in [1, inf], got -8"),
@@ -109,3 +111,46 @@ def test_tree_protocol_reports_best_train_accuracy(tiny):
 def test_paper_protocol_stops_early_on_val_loss(tiny):
     result = run(tiny("nar", "train.max_epochs=50", "train.stop_loss=100"))
     assert result["epochs"] == 1 and result["stopped"].startswith("val/loss <")
+
+
+class Rejects:
+    """A model class that rejects its options with `message`."""
+
+    def __init__(self, message: str, error: type[Exception] = ConfigError):
+        raise error(message)
+
+
+@pytest.mark.parametrize(
+    "message, error, expected",
+    [
+        ("dim: must be even", ConfigError, "model.dim: must be even"),
+        ("model.dim: must be even", ConfigError, "model.dim: must be even"),
+        ("heads: must divide dim", ConfigError, "model.heads: must divide dim"),
+        ("no way", ValueError, "model: no way"),
+    ],
+)
+def test_build_names_the_config_key(message, error, expected):
+    cfg = OmegaConf.create({"_target_": f"{__name__}.Rejects", "message": message})
+    with pytest.raises(ConfigError) as raised:
+        build("model", cfg, error=error)
+    assert str(raised.value) == expected
+
+
+def derived_lines(out: str) -> list[str]:
+    return [line for line in out.splitlines() if line.startswith("derived:")]
+
+
+def test_derived_values_are_printed_at_run_start(tiny, capsys):
+    fast = ["model=gcn", "sensitivity.enabled=false"]
+    run(tiny("nar", *fast))
+    assert derived_lines(capsys.readouterr().out) == ["derived: num_layers=2 (task default)"]
+
+    cfg = tiny("nar", *fast, "model.num_layers=3", "budget=20000")
+    _, net, _, _ = prepare(cfg)
+    result = run(cfg)
+    (line,) = derived_lines(capsys.readouterr().out)
+    assert line == f"derived: dim={net.width} (budget 20000 -> {count_parameters(net):,} params)"
+    assert result["width"] == net.width and result["params"] == count_parameters(net)
+
+    run(tiny("nar", *fast, "model.num_layers=2"))  # nothing derived: no line
+    assert derived_lines(capsys.readouterr().out) == []
