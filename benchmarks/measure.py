@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from benchmarks.core.errors import ConfigError, require
 from benchmarks.engine.config import CONF_DIR as CONF
 from benchmarks.engine.measurements import measure
-from benchmarks.engine.run_logger import NullLogger
+from benchmarks.engine.results import RunResult
 from benchmarks.engine.runner import generate_data, prepare
 from benchmarks.engine.store import RunDir
 
@@ -66,11 +66,15 @@ def remeasure(run_path: Path, overrides: list[str] = ()) -> dict:
     net.load_state_dict(torch.load(run_path / "model.pt", map_location=device))
     data = generate_data(task, cfg.data_seed, num_layers)
     with run_dir.claim(wait=True):
-        result = {k: v for k, v in run_dir.result().items() if not k.startswith(MEASURED_PREFIXES)}
-        result |= measure(net, task, data, result, cfg.sensitivity, device, NullLogger(), run_path)
-        result["config"]["sensitivity"] = OmegaConf.to_container(cfg.sensitivity)
+        result = RunResult.from_dict(run_dir.result())
+        measured = measure(net, task, data, result.score, cfg.sensitivity, device)
+        for line in measured.lines:
+            print(line)
+        measured.write_tables(run_path)
+        result.measurements = measured.values
+        result.config["sensitivity"] = OmegaConf.to_container(cfg.sensitivity)
         run_dir.finish(result)
-    return result
+    return result.to_dict()
 
 
 def main(argv: list[str] | None = None) -> int:

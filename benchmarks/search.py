@@ -13,7 +13,8 @@ NAME names ``conf/search/NAME.yaml`` (or is the path of such a file), which stat
 
 Trial :math:`t` composes ``conf/`` with ``experiment_name=STUDY progress=false``, then the file's
 overrides, then its sampled parameters, then the command line's overrides (last, so they win),
-and calls :func:`benchmarks.engine.runner.run`: a run already in the store is read back, not retrained.
+and calls :func:`benchmarks.engine.runner.main` with the composed choices and overrides (what
+the run records as its command): a run already in the store is read back, not retrained.
 Its objective is the selected epoch's validation metric ``val/<metric>`` (the selection score
 for tasks without a validation split).
 
@@ -38,7 +39,6 @@ from pathlib import Path
 import optuna
 from filelock import FileLock, Timeout
 from hydra import compose, initialize_config_dir
-from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
@@ -54,6 +54,8 @@ from tqdm import tqdm
 from benchmarks.core.errors import ConfigError, require
 from benchmarks.engine import runner
 from benchmarks.engine.config import CONF_DIR as CONF
+from benchmarks.engine.provenance import sweep_of
+from benchmarks.engine.results import Sweep
 from benchmarks.engine.store import RunDir
 
 SEARCHES = CONF / "search"
@@ -124,17 +126,17 @@ def first_point(space: dict[str, BaseDistribution]) -> list[str]:
     ]
 
 
-def compose_run(overrides: list[str]) -> DictConfig:
-    """The config run.py would see for these overrides; Hydra's runtime config (choices and
-    overrides, which a run records) is set as under run.py."""
+def compose_run(overrides: list[str]) -> tuple[DictConfig, Sweep]:
+    """The config run.py would see for these overrides, and the command (choices and
+    overrides) a run records, as run.py passes it."""
     try:
         cfg = compose("config", overrides=overrides, return_hydra_config=True)
     except (HydraException, OmegaConfBaseException) as err:
         raise ConfigError(f"overrides: {str(err).splitlines()[0]}") from None
-    HydraConfig.instance().set_config(cfg)
+    sweep = sweep_of(cfg.experiment_name, cfg.hydra)
     with open_dict(cfg):
         del cfg["hydra"]
-    return cfg
+    return cfg, sweep
 
 
 def open_study(
@@ -226,12 +228,8 @@ def search(
     space = {key: distribution(key, values) for key, values in spec.params.items()}
     base = [f"experiment_name={study_name}", "progress=false", *spec.get("overrides", [])]
 
-    hydra_config = HydraConfig.instance().cfg  # set per trial, restored at the end
     with initialize_config_dir(str(CONF), version_base="1.3"):
-        try:
-            return run_study(study_name, spec, space, n_trials, base, overrides)
-        finally:
-            HydraConfig.instance().cfg = hydra_config
+        return run_study(study_name, spec, space, n_trials, base, overrides)
 
 
 def run_study(
@@ -244,7 +242,7 @@ def run_study(
 ) -> FrozenTrial:
     """Open the study under its lock, retry interrupted trials, run trials until `n_trials`
     are complete, write the best one."""
-    cfg = compose_run([*base, *first_point(space), *overrides])
+    cfg, _ = compose_run([*base, *first_point(space), *overrides])
     runner.prepare(cfg)  # a bad command fails here, before the study is touched
     out = Path(cfg.results_dir) / "search"
     out.mkdir(parents=True, exist_ok=True)
@@ -273,9 +271,11 @@ def run_trial(study: optuna.Study, space: dict, base: list[str], overrides: tupl
     """Ask for a trial, run it, tell its objective; 1 if it completed, else 0."""
     trial = study.ask(space)
     sampled = [as_override(k, v) for k, v in trial.params.items()]
-    cfg = compose_run([*base, *sampled, *overrides])
+    cfg, sweep = compose_run([*base, *sampled, *overrides])
     try:
-        result = runner.main(cfg)  # as run.py: bad input is one line on stderr and exit 2
+        result = runner.main(
+            cfg, sweep=sweep
+        )  # as run.py: bad input is one line on stderr and exit 2
     except SystemExit:
         study.tell(trial, state=TrialState.FAIL)
         raise

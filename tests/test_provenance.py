@@ -10,6 +10,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 
 from benchmarks.engine import provenance
+from benchmarks.engine.results import Sweep
 from benchmarks.engine.run_logger import WandbLogger, wandb_run_id
 from benchmarks.engine.runner import run
 from benchmarks.engine.store import RunDir, config_hash
@@ -42,9 +43,10 @@ def test_result_records_provenance(tiny):
     assert prov["host"] and prov["cpu"] and prov["cpu_cores"] >= 1
     assert datetime.fromisoformat(prov["started"]) <= datetime.fromisoformat(prov["finished"])
     assert datetime.fromisoformat(prov["finished"]).utcoffset().total_seconds() == 0
-    # runner.run called from Python: no Hydra command to record
+    # runner.run called from Python without a command: none to record
     assert prov["hydra_choices"] is None and prov["overrides"] is None
     assert result["model_config"] is None
+    assert result["sweep"] == {"experiment": "default", "choices": None, "overrides": None}
 
 
 def test_provenance_is_not_part_of_the_config_hash(tiny):
@@ -56,21 +58,38 @@ def test_provenance_is_not_part_of_the_config_hash(tiny):
 
 @pytest.fixture
 def hydra_job():
-    """A composed config registered as the running Hydra job, as `python run.py` would see it."""
+    """A config composed with Hydra's runtime config, as `python run.py` would see it."""
     overrides = ["task=nar", "model=gcn", "seed=3"]
     with initialize_config_dir(str(CONF), version_base="1.3"):
         cfg = compose("config", overrides=overrides, return_hydra_config=True)
-    HydraConfig.instance().set_config(cfg)
-    yield overrides
-    HydraConfig.instance().cfg = None
+    return cfg, overrides
 
 
 def test_hydra_choices_and_overrides(hydra_job):
-    choices, overrides = provenance.hydra_command()
+    cfg, expected = hydra_job
+    choices, overrides = provenance.hydra_command(cfg.hydra)
     assert choices["task"] == "nar" and choices["model"] == "gcn"
     assert not any(group.startswith("hydra/") for group in choices)
-    assert overrides == hydra_job
-    assert provenance.model_choice() == "gcn"
+    assert overrides == expected
+    sweep = provenance.sweep_of("default", cfg.hydra)
+    assert sweep == Sweep("default", choices, expected)
+    assert provenance.model_choice(sweep) == "gcn"
+    assert provenance.model_choice(Sweep("default")) is None
+
+
+def test_the_passed_command_is_recorded_and_no_global_is_read(tiny):
+    """`run` records the command it is given, whatever Hydra's global state holds."""
+    sweep = Sweep("default", {"task": "nar", "model": "gcn"}, ["task=nar", "model=gcn"])
+    result = run(tiny("nar", *FAST), sweep=sweep)
+    assert result["sweep"] == {
+        "experiment": "default",
+        "choices": {"task": "nar", "model": "gcn"},
+        "overrides": ["task=nar", "model=gcn"],
+    }
+    assert result["model_config"] == "gcn" and result["higher_is_better"] is True
+    assert result["provenance"]["hydra_choices"] == sweep.choices
+    assert result["provenance"]["overrides"] == sweep.overrides
+    assert not HydraConfig.initialized()
 
 
 def test_peak_memory_is_this_runs(tiny):

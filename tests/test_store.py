@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
@@ -164,3 +165,28 @@ def test_resume_matches_an_uninterrupted_run(tiny, monkeypatch):
 
     assert history(cfg)["epoch"].tolist() == [1, 2, 3, 4]
     pd.testing.assert_frame_equal(history(cfg), history(reference))
+
+
+def test_resumed_run_times_cover_every_attempt(tiny, monkeypatch):
+    """wall_time_s adds up the attempts of a resumed run; provenance.started is the first's."""
+    cfg = tiny("nar", "train.max_epochs=3", "train.stop_loss=null", "sensitivity.enabled=false")
+    append = RunDir.append_history
+
+    def slow_epoch_1_crash_in_2(self, row):
+        append(self, row)
+        if row["epoch"] == 1:
+            time.sleep(1.0)  # before epoch 1's checkpoint: the first attempt's time
+        if row["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    first_attempt = datetime.now(UTC).replace(microsecond=0)
+    monkeypatch.setattr(RunDir, "append_history", slow_epoch_1_crash_in_2)
+    with pytest.raises(KeyboardInterrupt):
+        run(cfg)
+    monkeypatch.undo()
+    time.sleep(1.0)
+    second_attempt = datetime.now(UTC).replace(microsecond=0)
+    result = run(cfg)
+    assert result["epochs"] == 3 and result["wall_time_s"] >= 1.0
+    started = datetime.fromisoformat(result["provenance"]["started"])
+    assert first_attempt <= started < second_attempt

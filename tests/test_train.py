@@ -2,38 +2,57 @@
 schedule, Alon & Yahav's stale-round rule, the selected epoch's weights, and resuming (also from
 the mid-epoch checkpoint saved on Slurm's signal)."""
 
+import io
 import math
 import os
 import signal
 import sys
+import time
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from itertools import count, pairwise
 
 import pytest
 import torch
+import torch.nn.functional as F
 from omegaconf import OmegaConf
 from torch import nn
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 from torch_geometric.nn import GCNConv
 
 from benchmarks.engine.preemption import DeferredSignal
-from benchmarks.engine.train import Network, Selection, Staleness, evaluate, fit, make_scheduler
+from benchmarks.engine.train import (
+    Interrupted,
+    Network,
+    Selection,
+    Staleness,
+    TrainingState,
+    evaluate,
+    fit,
+    make_optimizer,
+    make_scheduler,
+    train_epoch,
+)
 from benchmarks.tasks import NAR
+from benchmarks.tasks.base import Meter
 from tests.helpers import CONF
 
 CPU = torch.device("cpu")
 
 
 class TinyGCN(nn.Module):
-    """Two GCN layers, no normalisation or dropout: [N, dim] -> [N, dim]."""
+    """Two GCN layers, no normalisation, dropout `dropout` after each: [N, dim] -> [N, dim]."""
 
-    def __init__(self, dim: int):
+    def __init__(self, dim: int, dropout: float = 0.0):
         super().__init__()
         self.convs = nn.ModuleList(GCNConv(dim, dim) for _ in range(2))
+        self.dropout = dropout
 
     def forward(self, x, batch):
         for conv in self.convs:
             x = torch.relu(conv(x, batch.edge_index))
+            if self.dropout:
+                x = F.dropout(x, self.dropout, self.training)
         return x
 
 
@@ -42,16 +61,16 @@ def protocol(**overrides):
     return OmegaConf.merge(OmegaConf.load(CONF / "train" / "paper.yaml"), overrides)
 
 
-def setup(num_train: int = 64, dim: int = 16):
+def setup(num_train: int = 64, dim: int = 16, dropout: float = 0.0, init_seed: int = 0):
     """A small NAR task, its data and a freshly initialised network (the same on every call)."""
     task = NAR(num_keys=4, num_train=num_train, num_val=32, num_test=32)
-    torch.manual_seed(0)
-    net = Network(task.make_encoder(dim), TinyGCN(dim), task.make_readout(dim))
+    torch.manual_seed(init_seed)
+    net = Network(task.make_encoder(dim), TinyGCN(dim, dropout), task.make_readout(dim))
     return task, net, task.generate(0)
 
 
-def train(cfg, num_train: int = 64, **kwargs):
-    task, net, data = setup(num_train)
+def train(cfg, num_train: int = 64, dropout: float = 0.0, **kwargs):
+    task, net, data = setup(num_train, dropout=dropout)
     return task, net, data, fit(net, task, data, cfg, CPU, seed=0, progress=False, **kwargs)
 
 
@@ -218,19 +237,24 @@ class Interrupt(Exception):
     pass
 
 
-def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
+@pytest.mark.parametrize("dropout", [0.0, 0.5])
+def test_resumed_run_equals_an_uninterrupted_one(tmp_path, dropout):
+    """Also with dropout: the resumed run draws the same masks (torch's RNG state is restored)."""
     cfg = protocol(**UNSTABLE | dict(batch_size=8, accumulate=2, warmup_epochs=2))
-    *_, net_whole, _, whole = train(cfg)
+    *_, net_whole, _, whole = train(cfg, dropout=dropout)
 
     def interrupt_at_epoch_5(row):
         if row["epoch"] == 5:
+            torch.rand(3)  # the RNG moves on after the last checkpoint, as in a killed run
             raise Interrupt
 
     checkpoint = tmp_path / "checkpoint.pt"
     with pytest.raises(Interrupt):
-        train(cfg, checkpoint=checkpoint, on_epoch=interrupt_at_epoch_5)
+        train(cfg, dropout=dropout, checkpoint=checkpoint, on_epoch=interrupt_at_epoch_5)
     resumed_rows = []
-    *_, net_resumed, _, resumed = train(cfg, checkpoint=checkpoint, on_resume=resumed_rows.extend)
+    *_, net_resumed, _, resumed = train(
+        cfg, dropout=dropout, checkpoint=checkpoint, on_resume=resumed_rows.extend
+    )
 
     assert [row["epoch"] for row in resumed_rows] == [1, 2, 3, 4]
     assert without_time(resumed.history) == without_time(whole.history)
@@ -241,7 +265,7 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
         torch.testing.assert_close(p_resumed, p_whole, atol=0, rtol=0)
 
     # A finished checkpoint: nothing is trained again, the selected weights come from the file.
-    again = train(cfg, checkpoint=checkpoint)[-1]
+    again = train(cfg, dropout=dropout, checkpoint=checkpoint)[-1]
     assert again.epochs == resumed.epochs and again.selection.epoch == whole.selection.epoch
     for name, value in whole.selected_state.items():
         torch.testing.assert_close(again.selected_state[name], value, atol=0, rtol=0)
@@ -290,6 +314,115 @@ def test_slurm_signal_mid_epoch_saves_a_checkpoint_that_resumes_to_the_same_weig
         torch.testing.assert_close(p_resumed, p_whole, atol=0, rtol=0)
     for name, value in whole.selected_state.items():
         torch.testing.assert_close(resumed.selected_state[name], value, atol=0, rtol=0)
+
+
+# -- the training state ----------------------------------------------------------------------------
+
+
+def training_state(cfg, net, task, steps_per_epoch: int) -> TrainingState:
+    optimizer = make_optimizer(net, cfg)
+    return TrainingState(
+        net=net,
+        optimizer=optimizer,
+        scheduler=make_scheduler(optimizer, cfg, task.higher_is_better, steps_per_epoch),
+        meter=Meter(task, "train"),
+        selection=Selection(task.higher_is_better),
+        staleness=Staleness(task.higher_is_better, cfg.min_delta),
+        shuffle=torch.Generator().manual_seed(0),
+        device=CPU,
+    )
+
+
+def epoch(state, task, data, cfg, steps_per_epoch, interrupted=lambda: False) -> dict:
+    """One epoch of `state`'s training (the rest of it, when resumed mid-epoch)."""
+    lr = train_epoch(state, task, data["train"], cfg, steps_per_epoch, None, interrupted, True)
+    row = {"epoch": state.epoch, "lr": lr} | state.meter.compute()
+    row |= evaluate(state.net, task, data["val"], "val", cfg.batch_size, CPU)
+    state.end_epoch(row, "val/acc")
+    return row
+
+
+@pytest.mark.parametrize("scheduler", ["cosine", "plateau"])
+def test_training_state_round_trip_continues_identically(scheduler):
+    """state_dict() in the middle of an epoch (a map of tensors and plain values: it loads with
+    weights_only=True), loaded into a state over a differently initialised network: both go on
+    with the same batches, dropout masks, meter sums, schedule and weights."""
+    cfg = protocol(**UNSTABLE | dict(batch_size=8, scheduler=scheduler, plateau_patience=0))
+    steps_per_epoch = 8
+    task, net, data = setup(dropout=0.5)
+    state = training_state(cfg, net, task, steps_per_epoch)
+    epoch(state, task, data, cfg, steps_per_epoch)
+    taken = count()
+    with pytest.raises(Interrupted):
+        epoch(state, task, data, cfg, steps_per_epoch, lambda: next(taken) == 3)
+    assert state.steps == 3 and state.epoch == 2
+
+    buffer = io.BytesIO()
+    torch.save(state.state_dict(), buffer)
+    buffer.seek(0)
+    saved = torch.load(buffer, map_location="cpu", weights_only=True)
+    _, other_net, _ = setup(dropout=0.5, init_seed=1)
+    other = training_state(cfg, other_net, task, steps_per_epoch)
+    torch.manual_seed(123)  # the loaded RNG state, not this one, draws the next masks
+    other.load_state_dict(saved)
+
+    rows = []
+    for s in (other, state):
+        if s is state:
+            torch.set_rng_state(saved["rng"]["cpu"])
+        rows.append([epoch(s, task, data, cfg, steps_per_epoch) for _ in range(2)])
+    assert rows[0] == rows[1]
+    for p, q in zip(state.net.parameters(), other.net.parameters(), strict=True):
+        torch.testing.assert_close(q, p, atol=0, rtol=0)
+    assert other.optimizer.param_groups[0]["lr"] == state.optimizer.param_groups[0]["lr"]
+    assert other.selection == state.selection and other.staleness == state.staleness
+    assert other.history == state.history and other.started == state.started
+
+
+def test_checkpoint_from_a_gpu_resumes_on_the_cpu(tmp_path, monkeypatch):
+    """A checkpoint whose tensors were saved on cuda:0 (their storages tagged so) is loaded
+    with map_location="cpu" and resumes here to the uninterrupted run's weights."""
+    cfg = protocol(**UNSTABLE | dict(batch_size=8))
+    *_, net_whole, _, whole = train(cfg)
+
+    def interrupt_at_epoch_3(row):
+        if row["epoch"] == 3:
+            raise Interrupt
+
+    checkpoint = tmp_path / "checkpoint.pt"
+    with monkeypatch.context() as patch:
+        patch.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+        with pytest.raises(Interrupt):
+            train(cfg, checkpoint=checkpoint, on_epoch=interrupt_at_epoch_3)
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA"):
+            torch.load(checkpoint, weights_only=True)  # as saved: on a GPU
+    *_, net_resumed, _, resumed = train(cfg, checkpoint=checkpoint)
+    assert without_time(resumed.history) == without_time(whole.history)
+    for p_whole, p_resumed in zip(net_whole.parameters(), net_resumed.parameters(), strict=True):
+        torch.testing.assert_close(p_resumed, p_whole, atol=0, rtol=0)
+
+
+def test_resumed_fit_counts_the_time_of_every_attempt(tmp_path):
+    """wall_time_s adds the attempts up; `started` is the first attempt's."""
+    cfg = protocol(**UNSTABLE | dict(max_epochs=3))
+
+    def slow_epoch_1_interrupt_at_2(row):
+        if row["epoch"] == 1:
+            time.sleep(1.0)  # before epoch 1's checkpoint: part of the first attempt's time
+        if row["epoch"] == 2:
+            raise Interrupt
+
+    checkpoint = tmp_path / "checkpoint.pt"
+    with pytest.raises(Interrupt):
+        train(cfg, checkpoint=checkpoint, on_epoch=slow_epoch_1_interrupt_at_2)
+    started = torch.load(checkpoint, weights_only=True)["started"]
+    time.sleep(1.0)
+    second_attempt = datetime.now(UTC).replace(microsecond=0)
+    *_, resumed = train(cfg, checkpoint=checkpoint)
+    assert resumed.epochs == 3 and resumed.wall_time_s >= 1.0
+    assert resumed.started == started
+    assert datetime.fromisoformat(started) < second_attempt
 
 
 def test_deferred_signal_changes_nothing_without_a_python_handler():

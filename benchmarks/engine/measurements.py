@@ -1,9 +1,9 @@
 """The per-run over-squashing measurements the runner records after training (SPEC.md section 5).
 
-``measure(...)`` returns flat result.json keys:
+``measure(...)`` returns (in :class:`Measurements`) flat result.json keys:
 
 - ``cap/*`` (classification tasks): ``cap/num_classes`` C, ``cap/info_bits`` I(a) at the run's
-  reported accuracy a (``result["score"]``), and for NAR ``cap/bits`` = N I(a) with its ceiling
+  reported accuracy a (its ``score``), and for NAR ``cap/bits`` = N I(a) with its ceiling
   ``cap/max_bits`` = N log2 C (see :mod:`benchmarks.metrics.capacity`);
 - ``sens/*`` (unless ``sensitivity.enabled`` is false): see
   :func:`benchmarks.metrics.sensitivity.measure_sensitivity`, plus ``sens/time_s``. The
@@ -16,18 +16,20 @@
   ``sens/range`` (and ``sens/range_std``) the range, the influence-weighted mean hop distance
   (:mod:`benchmarks.metrics.influence`), averaged over the measured graphs.
 
-It also writes ``sensitivity_nodes.csv``, ``sensitivity_hops.csv`` and ``sensitivity_graphs.csv``
-(per graph: its range and total influence per hop) next to result.json, logs the tables and a
-line plot of mean sensitivity against hop distance to the run logger (W&B), and prints a two-line
-summary.
+It also returns the sensitivity tables (per node, per hop, and per graph: its range and total
+influence per hop) and a printed summary; the caller writes the tables as
+``sensitivity_{nodes,hops,graphs}.csv`` next to result.json and logs them to the run logger
+(:class:`Measurements`).
 """
 
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from benchmarks.engine.run_logger import NullLogger
@@ -48,55 +50,69 @@ def capacity(task: Task, accuracy: float, num_classes: int) -> dict:
     return out
 
 
+@dataclass
+class Measurements:
+    """What :func:`measure` found.
+
+    Attributes:
+        values: the flat result.json keys (``cap/*``, ``sens/*``).
+        tables: the sensitivity tables by name: ``nodes``, ``hops``, ``graphs`` (empty when
+            sensitivity was not measured).
+        lines: the summary to print.
+    """
+
+    values: dict = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
+
+    def write_tables(self, out_dir: Path) -> None:
+        """``sensitivity_<name>.csv`` for each table, in `out_dir` (a run directory)."""
+        for name, table in self.tables.items():
+            table.to_csv(Path(out_dir) / f"sensitivity_{name}.csv", index=False)
+
+    def log(self, logger: NullLogger) -> None:
+        """The tables, and mean sensitivity against hop distance as a line plot."""
+        for name, table in self.tables.items():
+            logger.table(f"sensitivity/{name}", table)
+        if "hops" in self.tables:
+            title = "mean |d out / d x_u|_1 by hop"
+            logger.line_plot("sensitivity/by_hop", self.tables["hops"], "hop", "sens", title=title)
+
+
 def measure(
     net,
     task: Task,
     data: dict[str, GraphSet],
-    result: dict,
+    score: float | None,
     cfg,
     device: torch.device | str = "cpu",
-    logger: NullLogger | None = None,
-    out_dir: Path | None = None,
-) -> dict:
-    """Capacity and sensitivity of a trained run; returns the flat keys to add to its result.
+) -> Measurements:
+    """Capacity and sensitivity of a trained run.
 
     Args:
         net: the trained Network with the weights to measure (left in eval mode).
         task: the task; data: its splits (with `num_hops` set as for training).
-        result: the run's result so far (its ``score`` is the accuracy for capacity).
+        score: the run's reported score (the accuracy for capacity).
         cfg: the `sensitivity` config group (enabled, num_graphs, mixing).
         device: where to compute.
-        logger: run logger for the tables and the plot.
-        out_dir: the run directory for the CSV files (None: not written).
     """
-    logger = logger or NullLogger()
     split = "test" if "test" in data else list(data)[-1]
     graphs = data[split]
     net.eval()
-    out = {}
+    out = Measurements()
     if task.metric == "acc":
         with torch.no_grad():
             num_outputs = net.graph_outputs(graphs.batch(torch.arange(1)).to(device)).shape[1]
-        out = capacity(task, result.get("score"), num_outputs)
+        out.values = capacity(task, score, num_outputs)
     sens = None
     if cfg.enabled and not task.readout_node:
-        print(f"sensitivity: skipped, task {task.name} has no readout node per graph")
+        out.lines.append(f"sensitivity: skipped, task {task.name} has no readout node per graph")
     elif cfg.enabled:
         t0 = time.perf_counter()
         sens = measure_sensitivity(net, task, graphs, cfg.num_graphs, cfg.mixing, device)
-        out |= sens.summary | {"sens/time_s": time.perf_counter() - t0}
-        if out_dir is not None:
-            sens.nodes.to_csv(Path(out_dir) / "sensitivity_nodes.csv", index=False)
-            sens.hops.to_csv(Path(out_dir) / "sensitivity_hops.csv", index=False)
-            sens.graphs.to_csv(Path(out_dir) / "sensitivity_graphs.csv", index=False)
-        logger.table("sensitivity/nodes", sens.nodes)
-        logger.table("sensitivity/hops", sens.hops)
-        logger.table("sensitivity/graphs", sens.graphs)
-        logger.line_plot(
-            "sensitivity/by_hop", sens.hops, "hop", "sens", title="mean |d out / d x_u|_1 by hop"
-        )
-    for line in describe(out, sens, split):
-        print(line)
+        out.values |= sens.summary | {"sens/time_s": time.perf_counter() - t0}
+        out.tables = {"nodes": sens.nodes, "hops": sens.hops, "graphs": sens.graphs}
+    out.lines += describe(out.values, sens, split)
     return out
 
 

@@ -8,11 +8,13 @@ be traced to the code and command that produced it:
   ``package_version``: the installed ``oversquash-bench`` version;
 - ``versions``: python, torch, torch_geometric, hydra-core, wandb;
 - ``host``, ``cpu``, ``cpu_cores``, ``device``, ``gpu`` (the CUDA device's name, else None);
-- ``started``, ``finished``: ISO 8601 times in UTC (of this process's attempt, for a resumed run);
+- ``started``, ``finished``: ISO 8601 times in UTC (``started``: of the first attempt, for a
+  resumed run);
 - ``hydra_choices``: the config-group choices (``{"task": "nar", "model": "alon_yahav/gcn",
   ...}``, without Hydra's own ``hydra/*`` groups) and ``overrides``: the command line's
-  overrides, both None when Hydra is not running (e.g. :func:`benchmarks.engine.runner.run` called from
-  Python).
+  overrides, as the caller passes them (:func:`hydra_command` reads them from a Hydra runtime
+  config: run.py's, or a composed config's ``hydra`` node); both None for a run without a
+  Hydra command (e.g. :func:`benchmarks.engine.runner.run` called from Python).
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import torch
+from omegaconf import DictConfig
 
 from benchmarks.engine.config import SOURCE_ROOT
+from benchmarks.engine.results import Sweep
 
 PACKAGE = "oversquash-bench"
 PACKAGES = ("torch", "torch_geometric", "hydra-core", "wandb")
@@ -38,11 +42,10 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def collect(device: torch.device, started: str) -> dict:
-    """The provenance of a run on `device` that began at `started` (from :func:`now`) and ends
-    now."""
+def collect(device: torch.device, started: str, sweep: Sweep) -> dict:
+    """The provenance of a run on `device` that began at `started` (from :func:`now`), ends
+    now, and was made by the command `sweep` (its choices and overrides)."""
     commit, dirty = git_state(SOURCE_ROOT)
-    choices, overrides = hydra_command()
     return {
         "git_commit": commit,
         "git_dirty": dirty,
@@ -56,8 +59,8 @@ def collect(device: torch.device, started: str) -> dict:
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "started": started,
         "finished": now(),
-        "hydra_choices": choices,
-        "overrides": overrides,
+        "hydra_choices": sweep.choices,
+        "overrides": sweep.overrides,
     }
 
 
@@ -96,14 +99,10 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def hydra_command() -> tuple[dict | None, list[str] | None]:
-    """(config-group choices without hydra/*, command-line overrides) of the running Hydra job,
-    or (None, None) outside Hydra."""
-    from hydra.core.hydra_config import HydraConfig
-
-    if not HydraConfig.initialized():
-        return None, None
-    hydra = HydraConfig.get()
+def hydra_command(hydra: DictConfig) -> tuple[dict, list[str]]:
+    """(config-group choices without hydra/*, command-line overrides) of a Hydra runtime
+    config: `HydraConfig.get()` in a Hydra app, or the `hydra` node of a config composed with
+    `return_hydra_config=True`."""
     choices = {
         group: choice
         for group, choice in hydra.runtime.choices.items()
@@ -112,7 +111,12 @@ def hydra_command() -> tuple[dict | None, list[str] | None]:
     return choices, list(hydra.overrides.task)
 
 
-def model_choice() -> str | None:
-    """The `model` config choice of the running Hydra job (e.g. "alon_yahav/gcn"), else None."""
-    choices, _ = hydra_command()
-    return None if choices is None else choices.get("model")
+def sweep_of(experiment: str, hydra: DictConfig) -> Sweep:
+    """The :class:`Sweep` of a run of `experiment` made by the Hydra command `hydra`."""
+    choices, overrides = hydra_command(hydra)
+    return Sweep(experiment, choices, overrides)
+
+
+def model_choice(sweep: Sweep) -> str | None:
+    """The `model` config choice of the command (e.g. "alon_yahav/gcn"), else None."""
+    return None if sweep.choices is None else sweep.choices.get("model")

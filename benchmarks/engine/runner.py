@@ -1,4 +1,9 @@
-"""One job = one run: build, check, train, evaluate, measure, store, log.
+"""One job = one run: setup (build and check) -> fit -> measure -> persist (store and log).
+
+The run's config and the command that made it (a :class:`~benchmarks.engine.results.Sweep`:
+the experiment, Hydra's choices and overrides) are passed in; nothing is read from a global.
+What the runner derives (the number of layers from the task, the width under a parameter
+budget) is printed at the start of the run.
 
 Everything that can reject the config (task and model construction, a forward pass on two
 graphs) happens before anything is written to the store, so bad input leaves no trace there.
@@ -8,7 +13,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 
 import torch
 from hydra.errors import InstantiationException
@@ -20,23 +24,28 @@ from benchmarks.core.errors import ConfigError, require
 from benchmarks.engine import provenance
 from benchmarks.engine.budget import width_for_budget
 from benchmarks.engine.config import validate
-from benchmarks.engine.measurements import measure
+from benchmarks.engine.measurements import Measurements, measure
 from benchmarks.engine.peak_memory import PeakMemory
 from benchmarks.engine.preemption import DeferredSignal
-from benchmarks.engine.run_logger import make_logger, stored_run_id
-from benchmarks.engine.store import RunDir, identity
-from benchmarks.engine.train import Network, fit
+from benchmarks.engine.results import RunResult, Sweep
+from benchmarks.engine.run_logger import NullLogger, make_logger, stored_run_id
+from benchmarks.engine.store import RunDir, config_hash, identity
+from benchmarks.engine.train import FitResult, Network, fit
 from benchmarks.tasks import GraphSet, Task
 
 
 def build(key: str, cfg: DictConfig, **kwargs):
-    """instantiate(cfg) with the cause of a failure as one ConfigError naming `key`."""
+    """instantiate(cfg) with the cause of a failure as one ConfigError naming `key`: a
+    ConfigError of the class gets the prefix `key.` unless its message starts with it
+    ("dim: ..." from the model becomes "model.dim: ...")."""
     try:
         return instantiate(cfg, **kwargs)
     except InstantiationException as err:
         cause = err.__cause__ or err
         if isinstance(cause, ConfigError):
-            raise cause from None
+            if str(cause).startswith(f"{key}."):
+                raise cause from None
+            raise ConfigError(f"{key}.{cause}") from None
         raise ConfigError(f"{key}: {cause}") from None
 
 
@@ -113,24 +122,65 @@ def generate_data(task: Task, data_seed: int, num_layers: int) -> dict[str, Grap
     return data
 
 
-def run(cfg: DictConfig, model_name: str | None = None) -> dict | None:
-    """Run one job and return its result: the stored one if the run was already done (or
-    another process finished it while this one waited for it), None if another process is
-    running it and `wait_for_running` is false. Holds the run's lock while it writes."""
+def run(cfg: DictConfig, model_name: str | None = None, sweep: Sweep | None = None) -> dict | None:
+    """Run one job and return its result (result.json's flat keys): the stored one if the run
+    was already done (or another process finished it while this one waited for it), None if
+    another process is running it and `wait_for_running` is false. Holds the run's lock while
+    it writes. `sweep`: the command that made the run (run.py passes Hydra's choices and
+    overrides); None for a run without one."""
     task, net, num_layers, device = prepare(cfg)
+    sweep = sweep or Sweep(cfg.experiment_name)
     model_name = model_name or type(net.model).__name__.lower()
     run_dir = RunDir(cfg.results_dir, cfg.experiment_name, cfg)
-
-    def stored(reason: str) -> dict:
-        result = run_dir.result()
-        print(f"skip: {run_dir.path} {reason}; {summary_line(result)}")
-        return result
-
     if run_dir.done() and not cfg.overwrite:
-        return stored("is done (overwrite=true re-runs it)")
-
+        return stored(run_dir, "is done (overwrite=true re-runs it)")
     data = generate_data(task, cfg.data_seed, num_layers)
-    try:  # a user's model may only fail on real data: find out before writing anything
+    check_forward(net, task, data, device)
+
+    def on_wait() -> None:
+        print(f"wait: {run_dir.path} is running in another process", flush=True)
+
+    with run_dir.claim(cfg.wait_for_running, on_wait) as claim:
+        if claim == "busy":
+            print(f"skip: {run_dir.path} is running in another process")
+            return None
+        if run_dir.done() and (claim == "waited" or not cfg.overwrite):
+            return stored(run_dir, "was finished by another process")
+        if line := derived_line(cfg, num_layers, net):
+            print(line)
+        replaced = run_dir.start(overwrite=cfg.overwrite)
+        logger = start_logger(cfg, task, model_name, sweep, run_dir, replaced)
+        try:
+            peak_memory = PeakMemory(device)
+            out = train(cfg, task, net, data, device, run_dir, logger)
+            result = make_result(cfg, task, net, num_layers, device, model_name, sweep, out)
+            result.peak_memory_mb, result.memory_measure = peak_memory.read()
+            # The selected epoch's weights are the measured and the stored ones.
+            net.load_state_dict(out.selected_state)
+            torch.save(out.selected_state, run_dir.path / "model.pt")
+            measured = measure(net, task, data, result.score, cfg.sensitivity, device)
+            result.measurements = measured.values
+            result.provenance = provenance.collect(device, out.started, sweep)
+            persist(run_dir, result, measured, logger)
+        except BaseException:
+            logger.finish(exit_code=1)  # W&B marks the run failed; a re-run resumes it
+            raise
+        logger.finish()
+    result = result.to_dict()
+    print(summary_line(result) + f"  -> {run_dir.path}")
+    return result
+
+
+def stored(run_dir: RunDir, reason: str) -> dict:
+    result = run_dir.result()
+    print(f"skip: {run_dir.path} {reason}; {summary_line(result)}")
+    return result
+
+
+def check_forward(net: Network, task: Task, data: dict[str, GraphSet], device) -> None:
+    """A forward pass on two training graphs: a user's model may only fail on real data, so
+    find out before anything is written."""
+    try:
         net.eval()
         with torch.no_grad():
             net(data["train"].batch(torch.arange(min(2, len(data["train"])))).to(device))
@@ -141,107 +191,125 @@ def run(cfg: DictConfig, model_name: str | None = None) -> dict | None:
             f"model: forward pass failed on task {task.name}: {type(err).__name__}: {err}"
         ) from None
 
-    def on_wait() -> None:
-        print(f"wait: {run_dir.path} is running in another process", flush=True)
 
-    with run_dir.claim(cfg.wait_for_running, on_wait) as claim:
-        if claim == "busy":
-            print(f"skip: {run_dir.path} is running in another process")
-            return None
-        if run_dir.done() and (claim == "waited" or not cfg.overwrite):
-            return stored("was finished by another process")
-        started = provenance.now()
-        replaced = run_dir.start(overwrite=cfg.overwrite)
-        model_config = provenance.model_choice()
-        logger = make_logger(
-            cfg.logger,
-            f"{task.name}-{model_name}-{run_dir.hash}",
-            OmegaConf.to_container(cfg, resolve=True)
-            | {"config_hash": run_dir.hash, "model_config": model_config},
-            run_id=stored_run_id(run_dir.path, cfg.experiment_name, run_dir.hash, replaced),
-            tags=[tag for tag in (task.name, model_name, model_config) if tag],
+def derived_line(cfg: DictConfig, num_layers: int, net: Network) -> str | None:
+    """What the runner derived (the number of layers from the task, the width under a
+    parameter budget) as one line, or None when nothing was derived."""
+    derived = []
+    if not cfg.model.num_layers:
+        derived.append(f"num_layers={num_layers} (task default)")
+    if cfg.budget is not None:
+        derived.append(f"dim={net.width} (budget {cfg.budget} -> {count_parameters(net):,} params)")
+    return "derived: " + ", ".join(derived) if derived else None
+
+
+def start_logger(
+    cfg: DictConfig, task: Task, model_name: str, sweep: Sweep, run_dir: RunDir, replaced: bool
+) -> NullLogger:
+    """The run's logger (W&B), continuing the W&B run of an earlier attempt."""
+    model_config = provenance.model_choice(sweep)
+    return make_logger(
+        cfg.logger,
+        f"{task.name}-{model_name}-{run_dir.hash}",
+        OmegaConf.to_container(cfg, resolve=True)
+        | {"config_hash": run_dir.hash, "model_config": model_config},
+        run_id=stored_run_id(run_dir.path, cfg.experiment_name, run_dir.hash, replaced),
+        tags=[tag for tag in (task.name, model_name, model_config) if tag],
+    )
+
+
+def train(
+    cfg: DictConfig,
+    task: Task,
+    net: Network,
+    data: dict[str, GraphSet],
+    device: torch.device,
+    run_dir: RunDir,
+    logger: NullLogger,
+) -> FitResult:
+    """`fit` with the run's history, logger and checkpoint in the store; Slurm's warning
+    before the time limit (or pre-emption) waits for a step boundary."""
+
+    def on_epoch(row: dict) -> None:
+        run_dir.append_history(row)
+        logger.log(row, step=row["epoch"])
+
+    def on_resume(rows: list[dict]) -> None:
+        print(f"resume: {run_dir.path} from its checkpoint after epoch {len(rows)}")
+        run_dir.write_history(rows)
+
+    with DeferredSignal() as preemption:
+        return fit(
+            net,
+            task,
+            data,
+            cfg.train,
+            device,
+            seed=cfg.model_seed,
+            on_epoch=on_epoch,
+            on_resume=on_resume,
+            checkpoint=run_dir.checkpoint,
+            amp=cfg.amp,
+            interrupted=preemption.received,
+            progress=None if cfg.progress == "auto" else bool(cfg.progress),
         )
-        try:
-            params = count_parameters(net)
-            peak_memory = PeakMemory(device)
-            t0 = time.perf_counter()
 
-            def on_epoch(row: dict) -> None:
-                run_dir.append_history(row)
-                logger.log(row, step=row["epoch"])
 
-            def on_resume(rows: list[dict]) -> None:
-                print(f"resume: {run_dir.path} from its checkpoint after epoch {len(rows)}")
-                run_dir.write_history(rows)
+def make_result(
+    cfg: DictConfig,
+    task: Task,
+    net: Network,
+    num_layers: int,
+    device: torch.device,
+    model_name: str,
+    sweep: Sweep,
+    out: FitResult,
+) -> RunResult:
+    """The run's result from its training; measurements, peak memory and provenance follow."""
+    selected = out.selection.row
+    split = "test" if cfg.train.select == "best_val" else "train"
+    score_key = f"{split}/{task.score_metric}"
+    return RunResult(
+        experiment=cfg.experiment_name,
+        config_hash=config_hash(cfg),
+        task=task.name,
+        model=model_name,
+        model_config=provenance.model_choice(sweep),
+        metric=task.score_metric,
+        higher_is_better=task.higher_is_better,
+        select=cfg.train.select,
+        score_key=score_key,
+        score=selected[score_key],
+        selected_epoch=out.selection.epoch,
+        metrics={k: v for k, v in selected.items() if "/" in k},
+        sizes=dict(task.size),
+        epochs=out.epochs,
+        stopped=out.stopped,
+        params=count_parameters(net),
+        width=net.width,
+        state_floats=getattr(net.model, "state_floats", None),
+        budget=cfg.budget,
+        num_layers=num_layers,
+        wall_time_s=out.wall_time_s,
+        train_time_s=out.history[-1]["time_s"],
+        device=str(device),
+        seed=cfg.seed,
+        data_seed=cfg.data_seed,
+        model_seed=cfg.model_seed,
+        config=identity(cfg),
+        sweep=sweep,
+    )
 
-            progress = None if cfg.progress == "auto" else bool(cfg.progress)
-            # Slurm's warning before the time limit (or pre-emption) waits for a step boundary
-            with DeferredSignal() as preemption:
-                out = fit(
-                    net,
-                    task,
-                    data,
-                    cfg.train,
-                    device,
-                    seed=cfg.model_seed,
-                    on_epoch=on_epoch,
-                    on_resume=on_resume,
-                    checkpoint=run_dir.checkpoint,
-                    amp=cfg.amp,
-                    interrupted=preemption.received,
-                    progress=progress,
-                )
-            selected = out.selection.row
-            split = "test" if cfg.train.select == "best_val" else "train"
-            score_key = f"{split}/{task.score_metric}"
-            memory, memory_measure = peak_memory.read()
-            result = {
-                "experiment": cfg.experiment_name,
-                "config_hash": run_dir.hash,
-                "task": task.name,
-                **{f"size/{k}": v for k, v in task.size.items()},
-                "model": model_name,
-                "model_config": model_config,
-                "metric": task.score_metric,
-                "select": cfg.train.select,
-                "score_key": score_key,
-                "score": selected[score_key],
-                "selected_epoch": out.selection.epoch,
-                **{k: v for k, v in selected.items() if "/" in k},
-                "epochs": out.epochs,
-                "stopped": out.stopped,
-                "params": params,
-                "width": net.width,
-                # floats per node the model carries from layer to layer (the xLSTM family's
-                # memories); None for models without such a state
-                "state_floats": getattr(net.model, "state_floats", None),
-                "budget": cfg.budget,
-                "num_layers": num_layers,
-                "wall_time_s": time.perf_counter() - t0,
-                "train_time_s": out.history[-1]["time_s"],
-                "peak_memory_mb": memory,
-                "memory_measure": memory_measure,
-                "device": str(device),
-                "seed": cfg.seed,
-                "data_seed": cfg.data_seed,
-                "model_seed": cfg.model_seed,
-                "config": identity(cfg),
-            }
-            # The selected epoch's weights are the measured and the stored ones (SPEC 5).
-            net.load_state_dict(out.selected_state)
-            torch.save(out.selected_state, run_dir.path / "model.pt")
-            result |= measure(
-                net, task, data, result, cfg.sensitivity, device, logger, run_dir.path
-            )
-            result["provenance"] = provenance.collect(device, started)
-            run_dir.finish(result)
-            logger.summary({k: v for k, v in result.items() if k not in ("config", "provenance")})
-        except BaseException:
-            logger.finish(exit_code=1)  # W&B marks the run failed; a re-run resumes it
-            raise
-        logger.finish()
-    print(summary_line(result) + f"  -> {run_dir.path}")
-    return result
+
+def persist(run_dir: RunDir, result: RunResult, measured: Measurements, logger: NullLogger) -> None:
+    """Print the measurements, write their tables and result.json, log them to the logger."""
+    for line in measured.lines:
+        print(line)
+    measured.write_tables(run_dir.path)
+    measured.log(logger)
+    run_dir.finish(result)
+    hidden = ("config", "provenance", "sweep")
+    logger.summary({k: v for k, v in result.to_dict().items() if k not in hidden})
 
 
 def summary_line(result: dict) -> str:
@@ -255,11 +323,16 @@ def summary_line(result: dict) -> str:
     )
 
 
-def main(cfg: DictConfig, model_name: str | None = None, parallel_jobs: int = 1) -> dict:
+def main(
+    cfg: DictConfig,
+    model_name: str | None = None,
+    parallel_jobs: int = 1,
+    sweep: Sweep | None = None,
+) -> dict | None:
     """`run` with bad input reported as one line on stderr and exit status 2."""
     try:
         torch.set_num_threads(num_threads(cfg.threads, parallel_jobs))
-        return run(cfg, model_name)
+        return run(cfg, model_name, sweep)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None

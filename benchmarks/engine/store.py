@@ -35,6 +35,8 @@ from typing import Literal
 from filelock import FileLock, Timeout
 from omegaconf import DictConfig, OmegaConf
 
+from benchmarks.engine.results import RunResult
+
 # Keys that change how a run is shown or where it is written, not what it computes.
 COSMETIC_KEYS = (
     "logger",
@@ -153,10 +155,10 @@ class RunDir:
                 writer.writeheader()
             writer.writerow(row)
 
-    def finish(self, result: dict) -> None:
+    def finish(self, result: RunResult) -> None:
         """Write result.json atomically (temp file, then rename) and drop the checkpoint."""
         tmp = self.path / "result.json.tmp"
-        tmp.write_text(json.dumps(result, indent=2, sort_keys=True, default=str))
+        result.write(tmp)
         os.replace(tmp, self.result_file)
         self.checkpoint.unlink(missing_ok=True)
 

@@ -11,11 +11,16 @@ An epoch is one evaluation round: `passes_per_epoch` passes over the training se
 evaluation of every split. Training-split metrics are running averages over the round's batches
 (in train mode), as in Alon & Yahav's code; validation and test metrics come from a separate pass
 in eval mode. The weights of the selected epoch are kept (`FitResult.selected_state`).
+
+`fit` reads top to bottom: setup (one :class:`TrainingState` holding the model, optimiser,
+schedule, meter, selection, RNG states and position), the epoch loop (:func:`train_epoch`),
+evaluate and select (:meth:`TrainingState.end_epoch`), checkpoint (the state's `state_dict`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import math
 import os
@@ -26,8 +31,10 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
+from torch.optim.lr_scheduler import LambdaLR, ReduceLROnPlateau
 from tqdm.auto import tqdm
 
+from benchmarks.engine.provenance import now
 from benchmarks.tasks import GraphSet, Task
 from benchmarks.tasks.base import Meter
 
@@ -209,6 +216,136 @@ class FitResult:
     selected_state: dict[str, Tensor]  # net.state_dict() of the selected epoch, on the CPU
     epochs: int
     stopped: str  # why training ended
+    wall_time_s: float  # seconds spent in fit, over every attempt of a resumed run
+    started: str  # when the first attempt began (ISO 8601, UTC)
+
+
+def rng_states() -> dict:
+    """torch's CPU generator state and, once CUDA is initialised, every CUDA device's."""
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else []
+    return {"cpu": torch.get_rng_state(), "cuda": cuda}
+
+
+def set_rng_states(states: dict) -> None:
+    """Restore :func:`rng_states`; the CUDA states of the devices this machine has (none on a
+    CPU node resuming a run checkpointed on a GPU)."""
+    torch.set_rng_state(states["cpu"])
+    if states["cuda"] and torch.cuda.is_available():
+        for index, state in enumerate(states["cuda"][: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(state, index)
+
+
+def to_device(value, device: torch.device):
+    """`value` with every tensor in it (inside dicts and lists too) moved to `device`."""
+    if isinstance(value, Tensor):
+        return value.to(device)
+    if isinstance(value, dict):
+        return {k: to_device(v, device) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_device(v, device) for v in value]
+    return value
+
+
+@dataclass
+class TrainingState:
+    """Everything a fit holds between two optimizer steps; a checkpoint is its `state_dict()`
+    (tensors and plain Python values only) and a resumed fit continues from `load_state_dict`.
+
+    Where the run is: `epoch` (the epoch in progress, one past the history) and `steps`, the
+    optimizer steps of that epoch already taken; `epoch_shuffle` is the shuffle generator's
+    state at the start of that epoch, so a resumed epoch replays its batch order, and `meter`
+    holds that epoch's training sums so far. `elapsed`: training seconds (the history's
+    time_s) and `wall_time_s`: seconds spent in fit, both over every attempt; `started`: when
+    the first attempt began; `stopped`: why training ended (None while it goes on).
+    """
+
+    net: Network
+    optimizer: torch.optim.Optimizer
+    scheduler: LambdaLR | ReduceLROnPlateau | None
+    meter: Meter
+    selection: Selection
+    staleness: Staleness
+    shuffle: torch.Generator
+    device: torch.device
+    selected_state: dict[str, Tensor] = field(default_factory=dict)
+    history: list[dict] = field(default_factory=list)
+    steps: int = 0
+    elapsed: float = 0.0
+    stopped: str | None = None
+    started: str = field(default_factory=now)
+    epoch_shuffle: Tensor | None = None
+    earlier_wall_time: float = 0.0  # fit's seconds in the attempts before this one
+    attempt_start: float = field(default_factory=time.perf_counter)
+
+    def __post_init__(self):
+        if self.epoch_shuffle is None:
+            self.epoch_shuffle = self.shuffle.get_state()
+
+    @property
+    def epoch(self) -> int:
+        return len(self.history) + 1
+
+    @property
+    def wall_time_s(self) -> float:
+        return self.earlier_wall_time + time.perf_counter() - self.attempt_start
+
+    def state_dict(self) -> dict:
+        return {
+            "net": self.net.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "meter": self.meter.state_dict(),
+            "selection": dataclasses.asdict(self.selection),
+            "staleness": dataclasses.asdict(self.staleness),
+            "selected_state": self.selected_state,
+            "history": self.history,
+            "shuffle": self.epoch_shuffle,
+            "steps": self.steps,
+            "elapsed": self.elapsed,
+            "wall_time_s": self.wall_time_s,
+            "started": self.started,
+            "stopped": self.stopped,
+            "rng": rng_states(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from `state` (loaded with map_location="cpu"; the tensors that live on the
+        device are moved there: the network's and optimizer's by their own loaders)."""
+        self.net.load_state_dict(state["net"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.meter.load_state_dict(to_device(state["meter"], self.device))
+        self.selection = Selection(**state["selection"])
+        self.staleness = Staleness(**state["staleness"])
+        self.selected_state, self.history = state["selected_state"], state["history"]
+        self.epoch_shuffle = state["shuffle"]
+        self.shuffle.set_state(self.epoch_shuffle)
+        self.steps, self.elapsed = state["steps"], state["elapsed"]
+        self.earlier_wall_time, self.attempt_start = state["wall_time_s"], time.perf_counter()
+        self.started, self.stopped = state["started"], state["stopped"]
+        set_rng_states(state["rng"])
+
+    def save(self, path: Path) -> None:
+        """Write `state_dict()` to `path` atomically (temp file, then rename)."""
+        torch.save(self.state_dict(), path.with_suffix(".tmp"))
+        os.replace(path.with_suffix(".tmp"), path)
+
+    def load(self, path: Path) -> None:
+        self.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+
+    def end_epoch(self, row: dict, monitor: str) -> None:
+        """Record a finished epoch's history row (selection with its weights, stale rounds,
+        the plateau schedule), then stand at the start of the next epoch."""
+        if self.selection.update(row[monitor], row):
+            weights = self.net.state_dict()
+            self.selected_state = {k: v.detach().to("cpu", copy=True) for k, v in weights.items()}
+        self.staleness.update(row[monitor])
+        if isinstance(self.scheduler, ReduceLROnPlateau):
+            self.scheduler.step(row[monitor])
+        self.history.append(row)
+        self.meter.reset()
+        self.steps, self.epoch_shuffle = 0, self.shuffle.get_state()
 
 
 def fit(
@@ -250,140 +387,128 @@ def fit(
     split = "val" if cfg.select == "best_val" else "train"
     monitor = f"{split}/{task.metric}"
     data = {name: graphs.to(device) for name, graphs in data.items()}
-    train = data["train"]
-    steps_per_pass = -(-train.num_batches(cfg.batch_size) // cfg.accumulate)  # optimizer steps
-    steps_per_epoch = cfg.passes_per_epoch * steps_per_pass
+    steps_per_pass = -(-data["train"].num_batches(cfg.batch_size) // cfg.accumulate)
+    steps_per_epoch = cfg.passes_per_epoch * steps_per_pass  # optimizer steps
     optimizer = make_optimizer(net, cfg)
-    scheduler = make_scheduler(optimizer, cfg, task.higher_is_better, steps_per_epoch)
-    per_step = isinstance(scheduler, torch.optim.lr_scheduler.LambdaLR)
-    selection = Selection(task.higher_is_better)
-    staleness = Staleness(task.higher_is_better, cfg.min_delta)
-    selected_state: dict[str, Tensor] = {}
-    shuffle = torch.Generator().manual_seed(seed)
-    history: list[dict] = []
-    start_epoch, elapsed, state = 1, 0.0, {}
-
-    def save(**progress) -> None:
-        """Write the training state and `progress` (where in the run it is) to `checkpoint`."""
-        training = {
-            "net": net.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict() if scheduler is not None else None,
-            "rng": torch.get_rng_state(),
-            "history": history,
-            "selection": selection,
-            "staleness": staleness,
-            "selected_state": selected_state,
-        }
-        torch.save(training | progress, checkpoint.with_suffix(".tmp"))
-        os.replace(checkpoint.with_suffix(".tmp"), checkpoint)
-
+    state = TrainingState(
+        net=net,
+        optimizer=optimizer,
+        scheduler=make_scheduler(optimizer, cfg, task.higher_is_better, steps_per_epoch),
+        meter=Meter(task, "train"),
+        selection=Selection(task.higher_is_better),
+        staleness=Staleness(task.higher_is_better, cfg.min_delta),
+        shuffle=torch.Generator().manual_seed(seed),
+        device=device,
+    )
     if checkpoint is not None and checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False)
-        net.load_state_dict(state["net"])
-        optimizer.load_state_dict(state["optimizer"])
-        if scheduler is not None:
-            scheduler.load_state_dict(state["scheduler"])
-        shuffle.set_state(state["shuffle"])
-        torch.set_rng_state(state["rng"])
-        history, elapsed = state["history"], state["elapsed"]
-        selection, staleness = state["selection"], state["staleness"]
-        selected_state = state["selected_state"]
-        start_epoch = len(history) + 1 if state["stopped"] == "max_epochs" else cfg.max_epochs + 1
-        on_resume(history)
-    steps_done = state.get("steps", 0)  # optimizer steps of epoch start_epoch already taken
+        state.load(checkpoint)
+        on_resume(state.history)
 
     epochs = tqdm(
-        range(start_epoch, cfg.max_epochs + 1),
-        initial=start_epoch - 1,
         total=cfg.max_epochs,
+        initial=len(state.history),
         desc=f"{task.name} epochs",
         disable=None if progress is None else not progress,
         dynamic_ncols=True,
     )
-    stopped = state["stopped"] if start_epoch > cfg.max_epochs else "max_epochs"
-    for epoch in epochs:
+    quiet = epochs.disable or steps_per_epoch < 200
+    while state.stopped is None and state.epoch <= cfg.max_epochs:
         t0 = time.perf_counter()
-        net.train()
-        meter = Meter(task, "train")
-        epoch_shuffle = shuffle.get_state()  # the batch order is drawn lazily, pass by pass
-        groups = (
-            group
-            for _ in range(cfg.passes_per_epoch)
-            for group in chunks(train.batches(cfg.batch_size, True, shuffle), cfg.accumulate)
-        )
-        if steps_done:  # resuming mid-epoch: the same batch order, minus the steps taken
-            groups = itertools.islice(groups, steps_done, None)
-            vars(meter).update(state["meter"])
-        quiet = epochs.disable or steps_per_epoch < 200
-        groups = tqdm(
-            groups,
-            desc="steps",
-            total=steps_per_epoch,
-            initial=steps_done,
-            leave=False,
-            disable=quiet,
-        )
-        for step, group in enumerate(groups, start=steps_done):
-            if interrupted():
-                if checkpoint is not None:
-                    save(
-                        shuffle=epoch_shuffle,
-                        steps=step,
-                        meter={k: v for k, v in vars(meter).items() if k != "task"},
-                        elapsed=elapsed + time.perf_counter() - t0,
-                        stopped="max_epochs",
-                    )
-                raise Interrupted(f"stopped in epoch {epoch} after step {step}/{steps_per_epoch}")
-            group_size = sum(batch.num_graphs for batch in group)  # N, the effective batch
-            optimizer.zero_grad(set_to_none=True)
-            for batch in group:
-                batch = batch.to(device)
-                with autocast(device, amp):
-                    pred = net(batch)  # [B_i, out]
-                    loss = task.loss(pred, batch)  # mean over the B_i graphs (or their nodes)
-                (loss * batch.num_graphs / group_size).backward()  # grads sum to the group mean
-                meter.update(pred, batch, loss)
-            if cfg.grad_clip is not None:
-                nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
-            lr = optimizer.param_groups[0]["lr"]
-            optimizer.step()
-            if per_step:
-                scheduler.step()
-        steps_done = 0
-        row = {"epoch": epoch, "lr": lr}  # lr: that of the epoch's last optimizer step
-        row |= meter.compute()
+        try:
+            lr = train_epoch(
+                state, task, data["train"], cfg, steps_per_epoch, amp, interrupted, quiet
+            )
+        except Interrupted:
+            state.elapsed += time.perf_counter() - t0
+            if checkpoint is not None:
+                state.save(checkpoint)
+            raise
+
+        row = {"epoch": state.epoch, "lr": lr} | state.meter.compute()
         for name in task.splits[1:]:
             row |= evaluate(net, task, data[name], name, cfg.batch_size, device, amp)
-        elapsed += time.perf_counter() - t0
-        row["time_s"] = elapsed
-
-        if selection.update(row[monitor], row):
-            selected_state = {
-                k: v.detach().to("cpu", copy=True) for k, v in net.state_dict().items()
-            }
-        staleness.update(row[monitor])
-        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            scheduler.step(row[monitor])
-        history.append(row)
+        state.elapsed += time.perf_counter() - t0
+        row["time_s"] = state.elapsed
+        state.end_epoch(row, monitor)
         on_epoch(row)
+        epochs.update()
         epochs.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k.endswith(task.metric)})
 
-        if cfg.stop_loss is not None and row[f"{split}/loss"] < cfg.stop_loss:
-            stopped = f"{split}/loss < {cfg.stop_loss}"
-        elif (
-            cfg.stop_acc is not None
-            and task.kind == "classification"
-            and row[f"{split}/acc"] >= cfg.stop_acc
-        ):
-            stopped = f"{split}/acc >= {cfg.stop_acc}"
-        elif staleness.rounds >= cfg.patience:
-            stopped = f"no {monitor} improvement in {cfg.patience} epochs"
-        else:
-            stopped = "max_epochs"
+        state.stopped = stop_reason(row, cfg, task, split, state.staleness)
         if checkpoint is not None:
-            save(shuffle=shuffle.get_state(), steps=0, elapsed=elapsed, stopped=stopped)
-        if stopped != "max_epochs":
-            break
+            state.save(checkpoint)
     epochs.close()
-    return FitResult(history, selection, selected_state, len(history), stopped)
+    return FitResult(
+        history=state.history,
+        selection=state.selection,
+        selected_state=state.selected_state,
+        epochs=len(state.history),
+        stopped=state.stopped or "max_epochs",
+        wall_time_s=state.wall_time_s,
+        started=state.started,
+    )
+
+
+def train_epoch(
+    state: TrainingState,
+    task: Task,
+    train: GraphSet,
+    cfg,
+    steps_per_epoch: int,
+    amp: str | None,
+    interrupted: Callable[[], bool],
+    quiet: bool,
+) -> float:
+    """The optimizer steps of the epoch in progress from step `state.steps` on: its batch order
+    is drawn from `state.epoch_shuffle`, so a resumed epoch draws the same order and skips the
+    steps already taken. Returns the learning rate of its last step; raises
+    :class:`Interrupted` before a step if `interrupted()` says so."""
+    net, optimizer, device = state.net, state.optimizer, state.device
+    net.train()
+    state.shuffle.set_state(state.epoch_shuffle)
+    groups = (  # the batch order is drawn lazily, pass by pass
+        group
+        for _ in range(cfg.passes_per_epoch)
+        for group in chunks(train.batches(cfg.batch_size, True, state.shuffle), cfg.accumulate)
+    )
+    groups = itertools.islice(groups, state.steps, None)
+    bar = tqdm(
+        groups, desc="steps", total=steps_per_epoch, initial=state.steps, leave=False, disable=quiet
+    )
+    for group in bar:
+        if interrupted():
+            raise Interrupted(
+                f"stopped in epoch {state.epoch} after step {state.steps}/{steps_per_epoch}"
+            )
+        group_size = sum(batch.num_graphs for batch in group)  # N, the effective batch
+        optimizer.zero_grad(set_to_none=True)
+        for batch in group:
+            batch = batch.to(device)
+            with autocast(device, amp):
+                pred = net(batch)  # [B_i, out]
+                loss = task.loss(pred, batch)  # mean over the B_i graphs (or their nodes)
+            (loss * batch.num_graphs / group_size).backward()  # grads sum to the group mean
+            state.meter.update(pred, batch, loss)
+        if cfg.grad_clip is not None:
+            nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+        lr = optimizer.param_groups[0]["lr"]
+        optimizer.step()
+        if isinstance(state.scheduler, LambdaLR):
+            state.scheduler.step()
+        state.steps += 1
+    return lr
+
+
+def stop_reason(row: dict, cfg, task: Task, split: str, staleness: Staleness) -> str | None:
+    """Why training stops after the epoch of `row`, or None if it goes on."""
+    if cfg.stop_loss is not None and row[f"{split}/loss"] < cfg.stop_loss:
+        return f"{split}/loss < {cfg.stop_loss}"
+    if (
+        cfg.stop_acc is not None
+        and task.kind == "classification"
+        and row[f"{split}/acc"] >= cfg.stop_acc
+    ):
+        return f"{split}/acc >= {cfg.stop_acc}"
+    if staleness.rounds >= cfg.patience:
+        return f"no {split}/{task.metric} improvement in {cfg.patience} epochs"
+    return None

@@ -109,10 +109,30 @@ class Meter:
 
     def __init__(self, task: Task, split: str):
         self.task, self.split = task, split
-        self.loss_sum = self.score_sum = 0.0
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every batch."""
+        self.loss_sum: Tensor | float = 0.0
+        self.score_sum: Tensor | float = 0.0
         self.count = 0
         self.preds: list[Tensor] = []
         self.targets: list[Tensor] = []
+
+    def state_dict(self) -> dict:
+        """The sums so far (tensors where they are, on the batches' device)."""
+        return {
+            "loss_sum": self.loss_sum,
+            "score_sum": self.score_sum,
+            "count": self.count,
+            "preds": list(self.preds),
+            "targets": list(self.targets),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.loss_sum, self.score_sum = state["loss_sum"], state["score_sum"]
+        self.count = state["count"]
+        self.preds, self.targets = list(state["preds"]), list(state["targets"])
 
     def update(self, pred: Tensor, batch, loss: Tensor) -> None:
         pred = pred.detach()
