@@ -13,8 +13,17 @@ those of the experiment's sweep, selected and aggregated as `benchmarks.report` 
 made with other settings are left out; pass the sweep's `--override`s). The table is also written
 to `<results-dir>/out/tables/EXPERIMENT_verify.md`.
 
-Exit status: 1 when a finished cell is outside its tolerance, 0 otherwise (cells not run do not
-fail), 2 when no anchor applies to EXPERIMENT or anchors.yaml is malformed.
+Each anchor carries its reproducibility status (`anchor` column: not checked, reproduced, or not
+reproducible by its own public code), with the evidence printed below the table; a cell outside
+an anchor that its public code does not reproduce is marked so in its verdict. Where a published
+column trained on another quantity than its name says (GPP), the table says which (`published
+as`) and the header lists the mapping. For experiments whose paper shows a figure only
+(nar_capacity, ring_transfer), the paper's qualitative claims are printed and evaluated on the
+store (`holds`, `does not hold`, `not run`).
+
+Exit status: 1 when a finished cell is outside its tolerance (of an anchor not marked as
+unreproducible) or a claim does not hold, 0 otherwise (cells not run do not fail), 2 when no
+anchor or claim applies to EXPERIMENT or anchors.yaml is malformed.
 """
 
 from __future__ import annotations
@@ -24,11 +33,22 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.analysis.anchors import ANCHORS, load_anchors
+from benchmarks.analysis.anchors import ANCHORS, load_anchors, load_claims
 from benchmarks.analysis.outputs import output_dirs, store_parser
 from benchmarks.analysis.sweeps import select_runs
 from benchmarks.analysis.tables import to_markdown
-from benchmarks.analysis.verification import VERDICTS, compare, display, footer, header
+from benchmarks.analysis.verification import (
+    CLAIM_VERDICTS,
+    VERDICTS,
+    anchor_notes,
+    claims_text,
+    compare,
+    display,
+    evaluate_claims,
+    failures,
+    footer,
+    header,
+)
 from benchmarks.core.errors import ConfigError, require
 
 
@@ -39,28 +59,43 @@ def verify(
     check_sweep: bool = True,
     anchors_file: str | Path = ANCHORS,
 ) -> tuple[pd.DataFrame, int]:
-    """Compare `experiment`'s stored runs with its anchors; print and write the table. Returns
-    the comparison (one row per cell) and the exit status."""
+    """Compare `experiment`'s stored runs with its anchors and evaluate its claims; print and
+    write the tables. Returns the comparison (one row per cell, then one per claim and variant,
+    with a `kind` column: anchor / claim) and the exit status."""
     anchors, sources = load_anchors(anchors_file)
     anchors = [a for a in anchors if a.applies_to(experiment)]
+    claims = [c for c in load_claims(anchors_file) if c.applies_to(experiment)]
     require(
-        bool(anchors),
+        bool(anchors or claims),
         "experiment",
-        f"no anchor in {anchors_file} applies to {experiment!r} "
+        f"no anchor or claim in {anchors_file} applies to {experiment!r} "
         "(anchors list their experiments; `<name>_quick` uses those of `<name>`)",
     )
     runs, notes = select_runs(experiment, results_dir, list(overrides), check_sweep)
-    table = compare(runs, anchors)
-    counts = table["verdict"].value_counts()
-    tally = ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS)
-    text = "\n\n".join(
-        [
+    parts, tables, failed = [], [], 0
+    if anchors:
+        table = compare(runs, anchors)
+        counts = table["verdict"].value_counts()
+        tally = ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS)
+        parts += [
             header(experiment, anchors),
             to_markdown(display(table)),
             f"{len(table)} cells: {tally}.",
-            footer(anchors, sources),
         ]
-    )
+        parts += [text for text in [anchor_notes(anchors)] if text]
+        tables.append(table.assign(kind="anchor"))
+        failed += len(failures(table))
+    if claims:
+        checked = evaluate_claims(runs, claims)
+        counts = checked["verdict"].value_counts()
+        tally = ", ".join(f"{counts.get(v, 0)} {v}" for v in CLAIM_VERDICTS)
+        parts += [claims_text(claims), to_markdown(checked.drop(columns=["source"]))]
+        parts.append(f"{len(checked)} claim checks: {tally}.")
+        tables.append(checked.assign(kind="claim"))
+        failed += int(counts.get("does not hold", 0))
+    used = [*anchors, *claims]
+    parts.append(footer(used, sources))
+    text = "\n\n".join(parts)
     path = output_dirs(results_dir)[0] / f"{experiment}_verify.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text + "\n")
@@ -68,7 +103,7 @@ def verify(
     if notes:
         print("\n" + "\n".join(notes))
     print(f"\nwrote {path}")
-    return table, int(counts.get("outside", 0) > 0)
+    return pd.concat(tables, ignore_index=True), int(failed > 0)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,6 +22,7 @@ LAYERS = [
         [
             "benchmarks.report",
             "benchmarks.verify",
+            "benchmarks.ledger",
             "benchmarks.leaderboard",
             "benchmarks.compare",
             "benchmarks.search",

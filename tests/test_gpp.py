@@ -165,3 +165,28 @@ def test_runs_through_the_runner(tiny, target):
     assert result["score_key"] == "test/log10_mse"  # as A-DGN and gLSTM report it
     assert result["score"] == pytest.approx(np.log10(result["test/mse"]))
     assert "sens/num_graphs" not in result
+
+
+def test_label_normalisation_divides_by_the_training_maximum():
+    """Off (the default, as A-DGN and the gLSTM code run): raw targets. On (SWAN / SONAR): every
+    split divided by the training split's maximum target."""
+    raw = GPP("sssp", num_train=20, num_val=10, num_test=10)
+    scaled = GPP("sssp", num_train=20, num_val=10, num_test=10, normalize_labels=True)
+    assert raw.normalize_labels is False and raw.label_scale(0) == 1.0
+    a, b = raw.generate(0), scaled.generate(0)
+    top = float(a["train"].y.max())
+    assert top > 1 and scaled.label_scale(0) == top
+    assert float(b["train"].y.max()) == 1.0
+    for split in a:
+        assert torch.allclose(b[split].y, a[split].y / top)
+        assert torch.equal(b[split].x, a[split].x)
+
+
+def test_laplacian_target_is_a_sweep_value_of_every_gpp_experiment():
+    """The published "SSSP" column trained on the Laplacian feature: every gpp sweep runs it."""
+    from tests.helpers import CONF
+
+    for path in sorted((CONF / "experiment").glob("gpp*.yaml")):
+        text = path.read_text()
+        if "task.target:" in text:
+            assert "task.target: diameter,eccentricity,sssp,laplacian" in text, path.name

@@ -63,16 +63,20 @@ def test_crossed_ring_edges(d):
     assert not list(nx.nodes_with_selfloops(graph))
 
 
+@pytest.mark.parametrize("source_target", ["published", "generator"])
 @pytest.mark.parametrize("topology", TOPOLOGIES)
-def test_target_rule_and_shapes(topology):
-    task = GraphTransfer(topology, 4, num_train=30, num_val=7, num_test=9)
+def test_target_rule_and_shapes(topology, source_target):
+    task = GraphTransfer(
+        topology, 4, num_train=30, num_val=7, num_test=9, source_target=source_target
+    )
     data = task.generate(0)
     n, source, target = task.topology.num_nodes, task.source, task.topology.readout
+    mark = 1.0 if source_target == "published" else 0.0
     for split, count in [("train", 30), ("val", 7), ("test", 9)]:
         x, y = data[split].x, data[split].y
         assert x.shape == y.shape == (count, n, 1) and data[split].node_level
         assert (x[:, source] == 1).all() and (x[:, target] == 0).all()
-        assert (y[:, source] == 0).all() and (y[:, target] == 1).all()
+        assert (y[:, source] == mark).all() and (y[:, target] == 1).all()
         others = torch.ones(n, dtype=torch.bool)
         others[[source, target]] = False
         assert torch.equal(y[:, others], x[:, others])
@@ -93,6 +97,74 @@ def test_data_seed_zero_is_the_published_draw(topology):
         assert torch.equal(data[split].x, x)
 
 
+# The released files (SWAN @5795bd2 graph_transfer/data.zip, 2024-09-13): y at the source per
+# topology and distance. Only line_50 has 0; every other file keeps the source's input, 1.
+RELEASED_SOURCE_TARGET = {
+    ("line", 3): 1.0,
+    ("line", 5): 1.0,
+    ("line", 10): 1.0,
+    ("line", 50): 0.0,
+    **{(t, d): 1.0 for t in ("ring", "crossed_ring") for d in (3, 5, 10, 50)},
+}
+
+
+@pytest.mark.parametrize("topology, distance", sorted(RELEASED_SOURCE_TARGET))
+def test_published_targets_follow_the_released_files(topology, distance):
+    """`published` gives each released file's y at the source; `generator` gives 0 everywhere;
+    both keep y = x elsewhere except the target's 1."""
+    for option, mark in [
+        ("published", RELEASED_SOURCE_TARGET[topology, distance]),
+        ("generator", 0),
+    ]:
+        task = GraphTransfer(
+            topology, distance, num_train=2, num_val=1, num_test=1, source_target=option
+        )
+        y = task.generate(0)["train"].y
+        assert (y[:, task.source, 0] == mark).all()
+        assert (y[:, task.topology.readout, 0] == 1).all()
+
+
+@pytest.mark.parametrize(
+    "topology, edges, source, target",
+    [
+        # line d = 3: 0 - 1 - 2 with a self-loop on every node
+        ("line", [(0, 1), (1, 2), (0, 0), (1, 1), (2, 2)], 0, 2),
+        # ring d = 3: six nodes in a cycle, the target opposite the source
+        ("ring", [(i, (i + 1) % 6) for i in range(6)], 0, 3),
+        # crossed ring d = 3: the cycle plus the rungs (0, 5), (1, 4), (2, 3) and (2, 5)
+        (
+            "crossed_ring",
+            [(i, (i + 1) % 6) for i in range(6)] + [(0, 5), (1, 4), (2, 3), (2, 5)],
+            0,
+            3,
+        ),
+    ],
+)
+def test_hand_built_published_case(topology, edges, source, target):
+    """A tiny graph written out by hand, its targets as the released file has them: the source
+    keeps its input 1, the target 1, every other node its own value."""
+    task = GraphTransfer(topology, 3, num_train=1, num_val=1, num_test=1)
+    pairs = sorted(map(tuple, task.topology.edge_index.t().tolist()))
+    both_ways = [e for u, v in edges for e in ([(u, v), (v, u)] if u != v else [(u, u)])]
+    assert pairs == sorted(both_ways)  # repeated rungs stay repeated, as in the file
+    assert (task.source, task.topology.readout) == (source, target)
+    values = torch.tensor([[0.3], [0.6], [0.9], [0.2], [0.4], [0.7]])[: task.topology.num_nodes]
+    x, y = task.features_and_targets(values[None])
+    expected = values.clone()
+    expected[source], expected[target] = 1.0, 0.0
+    assert torch.equal(x[0], expected)
+    expected[target] = 1.0  # and the source keeps 1
+    assert torch.equal(y[0], expected)
+    generator = GraphTransfer(topology, 3, 1, 1, 1, source_target="generator")
+    assert generator.features_and_targets(values[None])[1][0, source, 0] == 0.0
+
+
+def test_line_50_published_source_target_is_zero():
+    task = GraphTransfer("line", 50, num_train=1, num_val=1, num_test=1)
+    _, y = task.features_and_targets(torch.rand(1, 50, 1))
+    assert y[0, 0, 0] == 0.0 and y[0, 49, 0] == 1.0
+
+
 def test_same_seed_same_data_other_seed_other_data():
     task = GraphTransfer("ring", 5, num_train=20, num_val=10, num_test=10)
     a, b, c = task.generate(3), task.generate(3), task.generate(4)
@@ -107,6 +179,7 @@ def test_names_and_defaults():
     assert task.name == "graph_transfer" and task.size == {"distance": 7}
     assert task.num_layers == 7 and task.kind == "regression" and task.readout_node
     assert task.sizes == {"train": 1000, "val": 100, "test": 100}
+    assert task.source_target == "published" and task.source_mark == 1.0
 
 
 @pytest.mark.parametrize(
@@ -115,6 +188,7 @@ def test_names_and_defaults():
         ({"topology": "torus"}, "task.topology: must be one of"),
         ({"distance": 1}, "task.distance: must be an integer >= 2"),
         ({"num_layers": 0}, "task.num_layers: must be a positive integer"),
+        ({"source_target": "file"}, "task.source_target: must be one of published, generator"),
     ],
 )
 def test_bad_arguments_name_the_key(kwargs, message):

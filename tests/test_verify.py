@@ -54,7 +54,7 @@ def cells(table, model: str, size: str, conditions: str = ""):
 
 
 def test_within_outside_and_not_run(tmp_path, capsys):
-    """The quick experiment is checked against tree_neighbors_match's anchors (SPEC 2.3)."""
+    """The quick experiment is checked against tree_neighbors_match's anchors."""
     write_store(
         tmp_path,
         "tree_neighbors_match_quick",
@@ -243,3 +243,169 @@ def test_report_figure_draws_published_points(tmp_path, monkeypatch):
     assert (on.get_color(), on.get_marker()) != (off.get_color(), off.get_marker())
     look = published_style("gcn last_layer_fa=on")
     assert on.get_marker() == look["marker"] and on.get_markerfacecolor() == "none"
+
+
+# ------------------------------------------------------------------------------------------------
+# GPP: each published column against the quantity it trained on
+
+
+def gpp_run(model: str, target: str, seed: int, log10_mse: float, **task) -> dict:
+    return {
+        "config_hash": f"{model}-{target}-{seed}-{len(task)}",
+        "task": "gpp",
+        "model": model,
+        "metric": "mse",
+        "score_key": "test/log10_mse",
+        "score": log10_mse,
+        "test/log10_mse": log10_mse,
+        "seed": seed,
+        "config": {"task": {"target": target, **task}, "model": {"dim": 30}, "seed": seed},
+    }
+
+
+def test_gpp_published_columns_meet_the_quantity_they_trained_on(tmp_path, capsys):
+    """Published "SSSP" is compared with our laplacian runs, published "eccentricity" with our
+    sssp runs, diameter with diameter; our true eccentricity meets no anchor; a run with
+    normalised labels meets none either."""
+    runs = [gpp_run("gcn", "laplacian", s, 0.95) for s in range(2)]
+    runs += [gpp_run("gcn", "sssp", s, 0.85) for s in range(2)]
+    runs += [gpp_run("gcn", "diameter", s, 0.74) for s in range(2)]
+    runs += [gpp_run("gcn", "eccentricity", s, -3.0) for s in range(2)]
+    runs += [gpp_run("gcn", "diameter", 9, -5.0, normalize_labels=True)]
+    write_store(tmp_path, "gpp_quick", runs)
+    table, status = ver.verify("gpp_quick", tmp_path, check_sweep=False)
+    gcn = table[(table["model"] == "gcn") & (table["kind"] == "anchor")]
+    by_column = {
+        row["published_as"] or "diameter": row for row in gcn.to_dict("records") if row["n"]
+    }
+    assert set(by_column) == {'"SSSP"', '"eccentricity"', "diameter"}
+    assert by_column['"SSSP"']["conditions"].startswith("target=laplacian")
+    assert by_column['"SSSP"']["published"] == pytest.approx(0.950)
+    assert by_column['"eccentricity"']["conditions"].startswith("target=sssp")
+    assert by_column['"eccentricity"']["published"] == pytest.approx(0.846)
+    assert by_column["diameter"]["n"] == 2  # the normalised run is not compared
+    assert all(row["verdict"] == "within" for row in by_column.values()) and status == 0
+    printed = capsys.readouterr().out
+    assert 'published "SSSP" -> our target=laplacian normalize_labels=off' in printed
+    assert 'published "eccentricity" -> our target=sssp' in printed
+    assert "pna_dataset.py L64-69" in printed  # the mapping's source
+
+
+# ------------------------------------------------------------------------------------------------
+# Graph transfer: the anchors' reproducibility status
+
+
+def transfer_run(model: str, topology: str, d: int, seed: int, mse: float, **task) -> dict:
+    return {
+        "config_hash": f"{model}-{topology}-{d}-{seed}-{len(task)}",
+        "task": "graph_transfer",
+        "model": model,
+        "metric": "mse",
+        "score_key": "test/mse",
+        "score": mse,
+        "test/mse": mse,
+        "size/distance": d,
+        "seed": seed,
+        "config": {"task": {"topology": topology, "distance": d, **task}, "seed": seed},
+    }
+
+
+def test_graph_transfer_status_and_published_std(tmp_path, capsys):
+    """Ring anchors are marked not reproducible by their public code, with the evidence; a cell
+    outside one does not fail; a run of the generator's targets meets no anchor."""
+    published = {"source_target": "published"}
+    write_store(
+        tmp_path,
+        "graph_transfer_quick",
+        [
+            transfer_run("gcn", "ring", 3, 100, 0.024, **published),  # SWAN's own loop: ~0.024
+            transfer_run("gcn", "line", 3, 100, 1.7e-4, **published),
+            transfer_run("gcn", "line", 5, 100, 0.5),  # stored before the option: generator
+        ],
+    )
+    table, status = ver.verify("graph_transfer_quick", tmp_path, check_sweep=False)
+    ring = table[(table["model"] == "gcn") & (table["size"] == "distance=3")]
+    (ring3,) = ring[ring["conditions"].str.contains("topology=ring")].to_dict("records")
+    assert ring3["status"] == "not_reproducible" and ring3["verdict"] == "outside"
+    assert ring3["published_std"] == pytest.approx(4.4e-4 / (4.57e-3 * 2.302585), rel=1e-4)
+    (line5,) = table[
+        (table["model"] == "gcn")
+        & (table["size"] == "distance=5")
+        & table["conditions"].str.contains("topology=line")
+    ].to_dict("records")
+    assert line5["verdict"] == "not run"
+    assert status == 0  # the only outside cell is on an unreproducible anchor
+    printed = capsys.readouterr().out
+    assert "outside (anchor not reproducible by its public code: see below)" in printed
+    assert "gives GCN test MSE 0.023-0.025" in printed
+    assert "16-point grid" in printed  # the A-DGN anchors' note
+
+
+# ------------------------------------------------------------------------------------------------
+# Claims: NAR and RingTransfer
+
+
+def nar_run(model: str, n: int, seed: int, acc: float, memory_dim: int | None = None) -> dict:
+    config = {"dim": 2 * memory_dim, "memory_dim": memory_dim} if memory_dim else {"dim": 256}
+    return {
+        "config_hash": f"{model}-{n}-{seed}-{memory_dim}",
+        "task": "nar",
+        "model": model,
+        "score_key": "test/acc",
+        "score": acc,
+        "test/acc": acc,
+        "size/num_keys": n,
+        "seed": seed,
+        "config": {"task": {"num_keys": n}, "model": config, "seed": seed},
+    }
+
+
+def test_nar_claims_on_a_synthetic_store(tmp_path, capsys):
+    """gLSTM d_k = 8 recalls up to N = 8 (holds); d_k = 16 drops at N = 16 (does not hold);
+    GCN below 0.9 from N = 8 (holds)."""
+    runs = [nar_run("glstm", n, 0, a, 8) for n, a in [(4, 1.0), (8, 0.95), (16, 0.6)]]
+    runs += [nar_run("glstm", n, 0, a, 16) for n, a in [(4, 1.0), (8, 0.97), (16, 0.7)]]
+    runs += [nar_run("gcn", n, 0, a) for n, a in [(4, 0.95), (8, 0.6), (16, 0.3)]]
+    write_store(tmp_path, "nar_capacity_quick", runs)
+    table, status = ver.verify("nar_capacity_quick", tmp_path, check_sweep=False)
+    claims = table[table["kind"] == "claim"]
+    glstm = claims[claims["claim"] == "nar_glstm_recalls_up_to_dk"].set_index("variant")
+    assert glstm.loc["d_k=8 d=16", "verdict"] == "holds"
+    assert glstm.loc["d_k=16 d=32", "verdict"] == "does not hold"
+    assert "num_keys=16: 0.7" in glstm.loc["d_k=16 d=32", "detail"]
+    (gcn,) = claims[claims["claim"] == "nar_gcn_fails_from_8_keys"].to_dict("records")
+    assert gcn["verdict"] == "holds" and gcn["n"] == 2
+    assert status == 1  # a claim that does not hold fails
+    printed = capsys.readouterr().out
+    assert "GCN, even at width 256, starts failing around N = 8 keys" in printed
+    assert "3 claim checks: 2 holds, 1 does not hold, 0 not run." in printed
+
+
+def test_ring_transfer_claims_report_where_gcn_fails(tmp_path, capsys):
+    runs = [
+        nar_run("glstm", d, 0, 1.0, 21) | {"task": "ring_transfer", "size/distance": d}
+        for d in (2, 4, 8)
+    ]
+    runs += [
+        nar_run("gcn", d, 0, a) | {"task": "ring_transfer", "size/distance": d}
+        for d, a in [(2, 1.0), (4, 0.2), (8, 0.2)]
+    ]
+    for r in runs:
+        del r["size/num_keys"]
+    write_store(tmp_path, "ring_transfer_quick", runs)
+    table, status = ver.verify("ring_transfer_quick", tmp_path, check_sweep=False)
+    claims = table.set_index("claim")
+    assert claims.loc["ring_glstm_every_distance", "verdict"] == "holds"
+    assert claims.loc["ring_gcn_fails_with_distance", "verdict"] == "holds"
+    assert claims.loc["ring_gcn_fails_with_distance", "detail"].startswith("below from distance=4")
+    assert status == 0
+    assert "solves RingTransfer at every distance" in capsys.readouterr().out
+
+
+def test_claims_not_run_and_no_anchor_or_claim(tmp_path, capsys):
+    write_store(tmp_path, "ring_transfer", [])
+    (tmp_path / "runs" / "ring_transfer").mkdir(parents=True, exist_ok=True)
+    table, status = ver.verify("ring_transfer", tmp_path, check_sweep=False)
+    assert set(table["verdict"]) == {"not run"} and status == 0
+    assert ver.main(["narr_capacity", "--results-dir", str(tmp_path), "--no-check"]) == 2
+    assert "no anchor or claim" in capsys.readouterr().err

@@ -5,7 +5,13 @@ An anchor names the experiments it applies to; ``<name>_quick`` is checked again
 ``<name>`` (same tasks and models, fewer sizes and seeds). An anchor group is one model on one
 task, with one published value per problem size (``size`` and ``points``) or one ``value`` for a
 task without a size, the ``conditions`` a run must have (flattened result keys, e.g.
-``config.model.last_layer_fa``), a tolerance rule and a source.
+``config.model.last_layer_fa``), a tolerance rule and a source; optionally what the published
+number was trained on (``published_as``), a ``note`` on how it was produced, and its
+reproducibility ``status`` with the ``evidence`` for it (:data:`STATUSES`).
+
+The file's ``absent`` map gives the value a run ran with when its result lacks a key (an option
+added after it was stored, whose default it ran with). Its ``claims`` are the qualitative
+statements of papers that published a figure only (:class:`Claim`).
 """
 
 from __future__ import annotations
@@ -23,6 +29,13 @@ from benchmarks.core.errors import require
 
 ANCHORS = Path(__file__).with_name("anchors.yaml")
 QUICK = "_quick"
+# An anchor's reproducibility: nobody has rerun the public code on it yet; its public code
+# reproduces it; its public code, run as released on its own data, does not (with the evidence).
+STATUSES = {
+    "unchecked": "not checked against its public code",
+    "reproducible": "reproduced by its public code",
+    "not_reproducible": "not reproducible by its public code",
+}
 
 
 @dataclass(frozen=True)
@@ -51,6 +64,13 @@ class Tolerance:
     def transform(self, values):
         return np.log10(values) if self.scale == "log10" else values
 
+    def transform_std(self, value: float, std: float | None) -> float | None:
+        """A published std on the rule's scale: as given (linear), or to first order
+        std / (value ln 10) in decades (log10)."""
+        if std is None or self.scale == "linear":
+            return std
+        return std / (value * math.log(10))
+
     def describe(self) -> str:
         terms = [f"{self.floor:g}"]
         if self.ours_std:
@@ -77,6 +97,16 @@ class Anchor:
     conditions: tuple[tuple[str, object], ...]
     tolerance: Tolerance
     source: str
+    published_as: str | None = None
+    note: str | None = None
+    status: str = "unchecked"
+    evidence: str | None = None
+    absent: tuple[tuple[str, object], ...] = ()
+
+    @property
+    def reproducible(self) -> bool:
+        """False when the public code does not reproduce the published number."""
+        return self.status != "not_reproducible"
 
     def applies_to(self, experiment: str) -> bool:
         return experiment in self.experiments or experiment.removesuffix(QUICK) in self.experiments
@@ -89,10 +119,14 @@ class Anchor:
         if self.size is not None:
             keys.append(self.size)
         mask = pd.Series(True, index=runs.index)
+        absent = dict(self.absent)
         for key, value in keys:
-            if key not in runs:
+            column = runs[key] if key in runs else pd.Series(np.nan, index=runs.index)
+            if key in absent:  # a run stored before the option existed ran with its default
+                column = column.map(lambda v, d=absent[key]: d if _missing(v) else v)
+            elif key not in runs:
                 return pd.Series(False, index=runs.index)
-            mask &= runs[key].map(lambda v, value=value: _equal(v, value))
+            mask &= column.map(lambda v, value=value: _equal(v, value))
         return mask
 
     def conditions_label(self, task: bool | None = None) -> str:
@@ -103,6 +137,10 @@ class Anchor:
             for key, value in self.conditions
             if task is None or key.startswith("config.task.") == task
         )
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _equal(ours, published) -> bool:
@@ -136,6 +174,7 @@ def load_anchors(path: str | Path = ANCHORS) -> tuple[list[Anchor], dict[str, di
             "must be linear or log10",
         )
 
+    absent = tuple((data.get("absent") or {}).items())
     anchors = []
     for i, group in enumerate(data.get("anchors") or []):
         where = f"anchors[{i}]"
@@ -157,12 +196,19 @@ def load_anchors(path: str | Path = ANCHORS) -> tuple[list[Anchor], dict[str, di
             else {None: group["value"]}
         )
         tolerance = tolerances[group["tolerance"]]
+        status = group.get("status", "unchecked")
+        require(status in STATUSES, f"{where}.status", f"must be one of {', '.join(STATUSES)}")
+        require(
+            status == "unchecked" or bool(group.get("evidence")),
+            f"{where}.evidence",
+            f"a status of {status} needs its evidence",
+        )
         for size, published in points.items():
             value, std = (published, None) if np.isscalar(published) else published
             require(
-                std is None or tolerance.scale == "linear",
+                std is None or tolerance.scale == "linear" or float(value) > 0,
                 f"{where}.tolerance",
-                "a published std needs a linear-scale rule",
+                "a published std on a log10-scale rule needs a positive value",
             )
             anchors.append(
                 Anchor(
@@ -176,9 +222,18 @@ def load_anchors(path: str | Path = ANCHORS) -> tuple[list[Anchor], dict[str, di
                     conditions=tuple((group.get("conditions") or {}).items()),
                     tolerance=tolerance,
                     source=group["source"],
+                    published_as=group.get("published_as"),
+                    note=_text(group.get("note")),
+                    status=status,
+                    evidence=_text(group.get("evidence")),
+                    absent=absent,
                 )
             )
     return anchors, sources
+
+
+def _text(value) -> str | None:
+    return None if value is None else " ".join(str(value).split())
 
 
 def anchors_for(experiment: str, path: str | Path = ANCHORS) -> list[Anchor]:
@@ -222,3 +277,101 @@ def published(experiment: str, summary: pd.DataFrame, path: str | Path = ANCHORS
         & (points["size_key"] == size if size else points["size_key"].isna())
     )
     return points.loc[keep, columns].reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------------------------------
+# Claims: what a paper states about a figure whose numbers it did not publish
+
+CLAIM_RULES = {
+    "at_least": "mean ≥ {threshold:g} at every {size} in range",
+    "below": "mean < {threshold:g} at every {size} in range",
+    "eventually_below": "mean < {threshold:g} from some {size} of the range on",
+}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A qualitative statement checked on our cells: for `model` on `task` (among runs with the
+    `conditions`), each variant's mean `score_key` per size must follow `rule` against
+    `threshold` over the sizes in range: from `min` up to `max`, or up to the run's own value of
+    the config key `max_key` (e.g. gLSTM's ``config.model.memory_dim``)."""
+
+    id: str
+    experiments: tuple[str, ...]
+    text: str
+    task: str
+    model: str
+    score_key: str
+    size: str
+    rule: str
+    threshold: float
+    conditions: tuple[tuple[str, object], ...]
+    min: float | None
+    max: float | None
+    max_key: str | None
+    source: str
+
+    def applies_to(self, experiment: str) -> bool:
+        return experiment in self.experiments or experiment.removesuffix(QUICK) in self.experiments
+
+    def describe(self) -> str:
+        rule = CLAIM_RULES[self.rule].format(
+            threshold=self.threshold, size=self.size.removeprefix("size/")
+        )
+        span = [f"≥ {self.min:g}"] if self.min is not None else []
+        span += [f"≤ {self.max:g}"] if self.max is not None else []
+        span += [f"≤ {self.max_key.rsplit('.', 1)[-1]}"] if self.max_key else []
+        return f"{rule}" + (f" ({', '.join(span)})" if span else "")
+
+    def matches(self, runs: pd.DataFrame) -> pd.Series:
+        anchor = Anchor(
+            experiments=self.experiments,
+            task=self.task,
+            model=self.model,
+            score_key=self.score_key,
+            value=0.0,
+            std=None,
+            size=None,
+            conditions=self.conditions,
+            tolerance=Tolerance("claim", 0.0),
+            source=self.source,
+        )
+        return anchor.matches(runs)
+
+
+def load_claims(path: str | Path = ANCHORS) -> list[Claim]:
+    """The ``claims`` of the anchors file; a malformed entry raises ConfigError naming it."""
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    sources = data.get("sources") or {}
+    claims = []
+    for i, entry in enumerate(data.get("claims") or []):
+        where = f"claims[{i}]"
+        needed = ("id", "experiments", "text", "task", "model", "score_key", "size", "rule")
+        missing = [k for k in (*needed, "threshold", "source") if k not in entry]
+        require(not missing, where, f"missing {', '.join(missing)}")
+        require(entry["rule"] in CLAIM_RULES, f"{where}.rule", f"one of {', '.join(CLAIM_RULES)}")
+        require(entry["source"] in sources, f"{where}.source", "unknown source")
+        experiments = entry["experiments"]
+        claims.append(
+            Claim(
+                id=entry["id"],
+                experiments=(experiments,) if isinstance(experiments, str) else tuple(experiments),
+                text=_text(entry["text"]),
+                task=entry["task"],
+                model=entry["model"],
+                score_key=entry["score_key"],
+                size=entry["size"],
+                rule=entry["rule"],
+                threshold=float(entry["threshold"]),
+                conditions=tuple((entry.get("conditions") or {}).items()),
+                min=entry.get("min"),
+                max=entry.get("max"),
+                max_key=entry.get("max_key"),
+                source=entry["source"],
+            )
+        )
+    return claims
+
+
+def claims_for(experiment: str, path: str | Path = ANCHORS) -> list[Claim]:
+    return [c for c in load_claims(path) if c.applies_to(experiment)]

@@ -44,7 +44,7 @@ def fully_adjacent_edges(batch) -> Tensor:
     readout_index = getattr(batch, "readout_index", None)
     require(
         readout_index is not None,
-        "model.last_layer_fa",
+        "last_layer_fa",
         "needs a task with one readout node per graph (batch.readout_index)",
     )
     graph_of_node = batch.batch

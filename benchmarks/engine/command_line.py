@@ -22,7 +22,7 @@ from omegaconf import OmegaConf
 
 from benchmarks.core.errors import ConfigError
 from benchmarks.engine.config import CONF_DIR as CONF
-from benchmarks.engine.config import first_line, validate
+from benchmarks.engine.config import check_writable, first_line, validate
 
 # Hydra flags after which we leave the command line to Hydra (another config, help, info).
 HYDRA_FLAGS = ("--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd", "--help",
@@ -64,6 +64,8 @@ def check_overrides(overrides: list[str], sweep: bool = True) -> None:
     check_options(parser.parse_overrides([f"{k}={v}" for k, v in params.items()]), dirs)
     if sweep:
         validate(cfg)
+    else:  # Hydra creates its output folder under results_dir before the run's own checks
+        check_writable("results_dir", Path(cfg.results_dir))
 
 
 def config_dirs(overrides) -> list[Path]:

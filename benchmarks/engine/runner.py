@@ -34,18 +34,21 @@ from benchmarks.engine.train import FitResult, Network, fit
 from benchmarks.tasks import GraphSet, Task
 
 
+def with_group(key: str, err: ConfigError) -> ConfigError:
+    """A class's error naming a bare argument ("dim: ...") as the config key ("model.dim: ...");
+    a message whose key already has a group ("task.depth: ...") is kept."""
+    name = str(err).split(":", 1)[0]
+    return err if "." in name else ConfigError(f"{key}.{err}")
+
+
 def build(key: str, cfg: DictConfig, **kwargs):
-    """instantiate(cfg) with the cause of a failure as one ConfigError naming `key`: a
-    ConfigError of the class gets the prefix `key.` unless its message starts with it
-    ("dim: ..." from the model becomes "model.dim: ...")."""
+    """instantiate(cfg) with the cause of a failure as one ConfigError naming `key`."""
     try:
         return instantiate(cfg, **kwargs)
     except InstantiationException as err:
         cause = err.__cause__ or err
         if isinstance(cause, ConfigError):
-            if str(cause).startswith(f"{key}."):
-                raise cause from None
-            raise ConfigError(f"{key}.{cause}") from None
+            raise with_group(key, cause) from None
         raise ConfigError(f"{key}: {cause}") from None
 
 
@@ -184,8 +187,8 @@ def check_forward(net: Network, task: Task, data: dict[str, GraphSet], device) -
         net.eval()
         with torch.no_grad():
             net(data["train"].batch(torch.arange(min(2, len(data["train"])))).to(device))
-    except ConfigError:
-        raise
+    except ConfigError as err:  # the model's layers name their argument ("khop: ...")
+        raise with_group("model", err) from None
     except Exception as err:  # noqa: BLE001 - any failure here means a bad model/task pairing
         raise ConfigError(
             f"model: forward pass failed on task {task.name}: {type(err).__name__}: {err}"

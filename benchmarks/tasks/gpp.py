@@ -1,5 +1,5 @@
-"""Graph property prediction, GPP (Gravina et al., A-DGN, ICLR 2023; used by the gLSTM paper;
-SPEC 7.2), generated locally like the PNA multitask benchmark's generator (Corso et al. 2020).
+"""Graph property prediction, GPP (Gravina et al., A-DGN, ICLR 2023; used by the gLSTM paper),
+generated locally like the PNA multitask benchmark's generator (Corso et al. 2020).
 
 **Graphs.** Each graph draws a type from the PNA mixture (Erdos-Renyi 0.2, Barabasi-Albert 0.2,
 grid 0.05, caveman 0.05, power-law tree 0.15, ladder 0.05, line 0.05, star 0.05, caterpillar 0.1,
@@ -31,11 +31,26 @@ backbone and nodes f..n-1 on those.
 target. **Targets**, from the unweighted shortest-path lengths d(u, v), not normalised:
 diameter = max d over connected pairs (graph-level); eccentricity(u) = max_v d(u, v) over the
 nodes v that u reaches; sssp(u) = d(s, u), 0 where s does not reach u (PNA's placeholder).
-A fourth, diagnostic target: laplacian(u) = deg(u) x_u - sum_{v ~ u} x_v (PNA's "graph Laplacian
-features" of the node values). The PNA script stores the node targets in the columns [sssp,
-eccentricity, laplacian], while A-DGN's loader reads column 0 as eccentricity and column 2 as
-SSSP; if its file has the PNA layout, the published "eccentricity" is SSSP and the published
-"SSSP" is this target. Training on each settles which.
+A fourth target: laplacian(u) = deg(u) x_u - sum_{v ~ u} x_v (PNA's "graph Laplacian
+features" of the node values).
+
+**Which column the published numbers trained on.** PNA's generator (lukecavabarrett/pna
+@0c630c2, `multitask_dataset.py`) stores the node labels
+as [SSSP, eccentricity, Laplacian feature] and the graph labels as [is_connected, diameter,
+spectral radius]. Every public GPP loader reads them the same way: A-DGN (gravins/
+Anti-SymmetricDGN @5a7f7e7, `pna_dataset.py` L64-69) takes "dist" from
+node column 2, "ecc" from node column 0 and "diam" from graph column 1, and SWAN's, PH-DGN's and
+the gLSTM port's loaders copy that mapping. So, as run, the published "SSSP" column is the
+Laplacian feature (our `laplacian`), the published "eccentricity" column is the SSSP distance
+(our `sssp`), and diameter is diameter; `benchmarks.verify gpp` compares them that way.
+(A-DGN's own data file, of 25-35 nodes, is not what PNA's script makes, so its layout is
+inferred from the loaders, not read from the file.)
+
+**Label normalisation** (`normalize_labels`). Off: the raw targets, as A-DGN's code runs (its
+`pre_transform` is set after `super().__init__`, so the normalisation never runs) and as the
+gLSTM port keeps it on purpose; the A-DGN and gLSTM tables were made this way. On: every split's
+target divided by the training split's maximum, as SWAN's and SONAR's loaders always do; their
+numbers are on that scale and not comparable with the others.
 
 **Loss and metric.** A-DGN's: the squared error averaged over each graph's nodes, then over
 graphs (node targets), or over graphs (diameter); reported as log10 MSE.
@@ -54,7 +69,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import shortest_path
 from torch import Tensor, nn
 
-from benchmarks.core.errors import check_choice
+from benchmarks.core.errors import check_choice, require
 from benchmarks.tasks.base import Task, check_positive, per_graph_mean, split_sizes
 from benchmarks.tasks.graph_list import GraphList
 from benchmarks.tasks.graphs import split_generator
@@ -359,14 +374,16 @@ class GPP(Task):
     """Graph property prediction: regress one target of the PNA-style graphs (module docstring).
 
     Args:
-        target: "diameter" (graph-level) | "eccentricity" | "sssp" (node-level), or the
-            diagnostic "laplacian" (node-level; module docstring).
+        target: "diameter" (graph-level) | "eccentricity" | "sssp" | "laplacian" (node-level;
+            the module docstring says which published column trained on which).
         num_train, num_val, num_test: 5120 / 640 / 1280 graphs.
         num_layers: default 10, the gLSTM paper's GPP config (A-DGN searches 1 / 5 / 10 / 20).
         readout: "adgn": A-DGN's, node targets MLP d -> d/2 -> 1, diameter concat(sum, max,
             mean pooling) -> MLP 3d -> 3d/2 -> 1, LeakyReLU after every Linear, the output's
             too; "linear": the gLSTM code's (one Linear per node, or mean pooling -> Linear for
             the diameter: layers_post_mp 1).
+        normalize_labels: False (A-DGN's and the gLSTM code's raw targets) | True (SWAN's and
+            SONAR's: every split divided by the training split's maximum target).
     """
 
     name = "gpp"
@@ -381,16 +398,32 @@ class GPP(Task):
         num_test: int = 1280,
         num_layers: int = 10,
         readout: str = "adgn",
+        normalize_labels: bool = False,
     ):
         self.target = check_choice("task.target", target, TARGETS)
+        require(
+            isinstance(normalize_labels, bool),
+            "task.normalize_labels",
+            f"must be true or false, got {normalize_labels!r}",
+        )
+        self.normalize_labels = normalize_labels
         self.readout = check_choice("task.readout", readout, ("adgn", "linear"))
         self.node_level = target != "diameter"
         self.sizes = split_sizes(num_train, num_val, num_test)
         self.num_layers = check_positive("task.num_layers", num_layers)
         self.size = {}
 
+    def label_scale(self, seed: int) -> float:
+        """What the targets are divided by: the training split's maximum target with
+        `normalize_labels`, else 1."""
+        if not self.normalize_labels:
+            return 1.0
+        train = getattr(generate_split(seed, "train", self.sizes["train"]), self.target)
+        return float(train.max())
+
     def generate(self, seed: int) -> dict[str, GraphList]:
         out = {}
+        scale = self.label_scale(seed)
         for split, count in self.sizes.items():
             graphs = generate_split(seed, split, count)
             out[split] = GraphList(
@@ -398,7 +431,7 @@ class GPP(Task):
                 edge_index=graphs.edge_index,
                 node_ptr=graphs.node_ptr,
                 edge_ptr=graphs.edge_ptr,
-                y=getattr(graphs, self.target)[:, None],
+                y=getattr(graphs, self.target)[:, None] / scale,
                 node_level=self.node_level,
                 pair_distances=graphs.distances,
             )

@@ -1,9 +1,21 @@
-"""Graph transfer (Gravina et al., SWAN, AAAI 2025; reused by the gLSTM paper; SPEC 7.1).
+"""Graph transfer (Gravina et al., SWAN, AAAI 2025; reused by the gLSTM paper).
 
 Every node holds one value x_u ~ U[0, 1); the source holds 1 and the target 0. Every node must
-output its own value, except that the source must output 0 and the target 1:
+output its own value, except that the target must output 1 and the source a fixed mark y_s:
 
-    y_u = x_u  (u not source, target),    y_source = 0,    y_target = 1.
+    y_u = x_u  (u not source, target),    y_source = y_s,    y_target = 1.
+
+**Which y_s** (`source_target`). SWAN's generator code (gravins/SWAN @5795bd2,
+`graph_transfer/graph_transfer_data.py`, where it builds the targets) and the gLSTM port set
+y_s = 0. The published numbers were trained on the data SWAN released instead,
+`graph_transfer/data.zip` of the same commit (dated 2024-09-13; SWAN's and PH-DGN's READMEs tell
+users to unzip it, and the loader reads it): in 11 of its 12 files the source keeps its input as
+its target, y_s = x_s = 1 (every ring and crossed ring, and the line at d = 3, 5, 10); only
+`line_50` has y_s = 0. `source_target: published` reproduces the file of each topology and
+distance (:data:`PUBLISHED_ZERO_SOURCE` lists the files with y_s = 0; distances without a
+released file follow the majority, y_s = 1); `generator` gives y_s = 0 everywhere. The choice
+matters: with y_s = 0 a GCN on the rings sits at the predict-0.5 plateau (MSE
+((n - 2)/12 + 0.5)/n: 0.139 at d = 3) and stops early; with the published targets it learns.
 
 The loss and metric are the MSE over all nodes. Topologies, with the distance parameter d, as
 the SWAN code builds them (undirected):
@@ -31,6 +43,10 @@ from benchmarks.tasks.readouts import PerNodeReadout
 
 TARGET, OTHER, SOURCE = 0, 1, 2  # node roles; the target is the readout node
 TOPOLOGIES = ("line", "ring", "crossed_ring")
+SOURCE_TARGETS = ("published", "generator")
+# (topology, distance) of the released files (SWAN @5795bd2 graph_transfer/data.zip) whose source
+# target is 0; every other released file has y_source = x_source = 1.
+PUBLISHED_ZERO_SOURCE = frozenset({("line", 50)})
 # The published split seeds (SWAN's generator, with the gLSTM port's fix that gives val its own
 # seed); data seed s uses PUBLISHED_SEEDS[split] + s * SEED_STRIDE.
 PUBLISHED_SEEDS = {"train": 1234, "val": 2345, "test": 3456}
@@ -58,6 +74,14 @@ def transfer_topology(topology: str, distance: int) -> tuple[Topology, int]:
     return Topology(edges, n, readout=target, roles=roles), source
 
 
+def source_target_value(topology: str, distance: int, source_target: str = "published") -> float:
+    """y at the source: 0 with `generator`; with `published`, the released file's (module
+    docstring): 0 for the files in :data:`PUBLISHED_ZERO_SOURCE`, else 1 (the source's input)."""
+    if source_target == "generator" or (topology, distance) in PUBLISHED_ZERO_SOURCE:
+        return 0.0
+    return 1.0
+
+
 class GraphTransfer(Task):
     """Node-level regression: carry the source's mark to the target (module docstring).
 
@@ -66,6 +90,8 @@ class GraphTransfer(Task):
         distance: d (>= 2): nodes on the line, half the nodes on the (crossed) ring.
         num_train, num_val, num_test: 1000 / 100 / 100 graphs.
         num_layers: default d.
+        source_target: "published" (the released data's target at the source: 1, except
+            line d = 50: 0) | "generator" (0, as SWAN's generator code and the gLSTM port).
 
     Data: x [G, n, 1], y [G, n, 1] per split. Data seed 0 reproduces the published draws (the
     SWAN code seeds torch with 1234 / 2345 / 3456 and draws `torch.rand(n, 1)` graph after graph,
@@ -85,8 +111,10 @@ class GraphTransfer(Task):
         num_val: int = 100,
         num_test: int = 100,
         num_layers: int | None = None,
+        source_target: str = "published",
     ):
         check_choice("task.topology", topology, TOPOLOGIES)
+        self.source_target = check_choice("task.source_target", source_target, SOURCE_TARGETS)
         require(
             isinstance(distance, int) and distance >= 2,
             "task.distance",
@@ -99,6 +127,7 @@ class GraphTransfer(Task):
         )
         self.size = {"distance": distance}
         self.topology, self.source = transfer_topology(topology, distance)
+        self.source_mark = source_target_value(topology, distance, source_target)
 
     def generate(self, seed: int) -> dict[str, GraphSet]:
         out = {}
@@ -109,12 +138,13 @@ class GraphTransfer(Task):
         return out
 
     def features_and_targets(self, values: Tensor) -> tuple[Tensor, Tensor]:
-        """(x, y) [G, n, 1] from the drawn values [G, n, 1]: the source and target marked."""
+        """(x, y) [G, n, 1] from the drawn values [G, n, 1]: the source and target marked, y at
+        the source per `source_target`."""
         source, target = self.source, self.topology.readout
         x = values.clone()
         x[:, source], x[:, target] = 1.0, 0.0
         y = x.clone()
-        y[:, source], y[:, target] = 0.0, 1.0
+        y[:, source], y[:, target] = self.source_mark, 1.0
         return x, y
 
     def make_encoder(self, dim: int) -> nn.Module:

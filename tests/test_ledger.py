@@ -1,0 +1,59 @@
+"""The fidelity ledger: every experiment and paper preset is listed with a source and status from
+benchmarks/analysis/fidelity.yaml; a store adds verify's verdicts."""
+
+import json
+
+from benchmarks import ledger as led
+from benchmarks.analysis.ledger import experiment_names, ledger, preset_names
+from benchmarks.analysis.outputs import output_dirs
+from tests.synthetic_store import complete
+
+
+def test_every_experiment_and_preset_has_an_entry(tmp_path, capsys):
+    table = ledger(tmp_path)
+    experiments = table[table["kind"] == "experiment"]
+    presets = table[table["kind"] == "preset"]
+    assert sorted(experiments["name"]) == experiment_names() and len(experiments) >= 22
+    assert sorted(presets["name"]) == preset_names()
+    assert {"swan/gcn", "adgn_paper/adgn", "tonshoff/gatedgcn", "glstm_paper/glstm_gpp"} <= set(
+        presets["name"]
+    )
+    assert "missing" not in set(table["status"]), table[table["status"] == "missing"]["name"]
+    assert (table["source"] != "").all()
+    transfer = experiments.set_index("name").loc["graph_transfer"]
+    assert transfer["status"] == "not reproducible" and "5-9x" in transfer["deviations"][0]
+    assert "16 not reproducible" in transfer["anchors"]
+
+    assert led.main(["--results-dir", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("| kind | name | source | status |")
+    for name in [*experiment_names(), *preset_names()]:
+        assert f"| {name} |" in printed
+    assert (output_dirs(tmp_path)[0] / "ledger.md").read_text().startswith("| kind |")
+
+
+def test_a_store_adds_the_verify_verdicts(tmp_path):
+    """Tree-NeighborsMatch cells within at r = 2 (2 seeds): the row is reproduced."""
+    for seed in (0, 1):
+        result = complete(
+            {
+                "config_hash": f"gcn{seed}",
+                "task": "tree_neighbors_match",
+                "model": "gcn",
+                "size/depth": 2,
+                "score_key": "train/acc",
+                "score": 1.0,
+                "train/acc": 1.0,
+                "seed": seed,
+                "config": {"model": {"last_layer_fa": False}, "seed": seed},
+            },
+            "tree_neighbors_match_quick",
+        )
+        path = tmp_path / "runs" / "tree_neighbors_match_quick" / result["config_hash"]
+        path.mkdir(parents=True)
+        (path / "result.json").write_text(json.dumps(result))
+    table = ledger(tmp_path, check_sweep=False).set_index("name")
+    row = table.loc["tree_neighbors_match_quick"]
+    assert row["verify"] == "1 of 1 cells within (n = 2 seeds)"
+    assert row["status"] == "reproduced"
+    assert table.loc["tree_neighbors_match", "verify"] == "no runs"
