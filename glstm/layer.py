@@ -18,6 +18,39 @@ from glstm.sparse import Adjacency, spmm
 INPUT_NORMS = {**NORMS, "rms": nn.RMSNorm}  # the contract's norms and RMSNorm
 HIDDEN_NORMS = ("group", "none")
 INPUT_GATES = ("ego", "neighbour", "edge")
+# Entries of a stabiliser max within this fraction of max(|max|, 1) below the max count as tied
+TIE_TOLERANCE = 2.0**-16
+
+
+def neighbourhood_max(values: Tensor, adj: Adjacency) -> Tensor:
+    r"""Per-head maximum over each neighbourhood, ``out[h, u] = max_{v in N(u)} values[h, (u, v)]``,
+    with a subgradient that does not depend on rounding noise.
+
+    Where several entries of N(u) attain the maximum, the max has no derivative; its gradient is
+    split evenly among the tied entries (the mean of their gradients, the subgradient torch's own
+    max takes at exact ties and the only one invariant under permuting them). Entries count as
+    tied when within TIE_TOLERANCE max(|out|, 1) of the maximum, so that mathematically equal
+    entries (nodes with identical inputs) stay tied after float rounding. That rounding differs
+    with the batch: a dense matrix product may round a row differently depending on its position
+    and on the number of rows, so a strict comparison would send the whole gradient to whichever
+    tied entry happens to be an ulp larger, a different one alone and in a batch. The forward
+    value is the exact maximum.
+
+    Args:
+        values (Tensor): per-entry values ``[H, nnz]`` in ``adj``'s entry order.
+        adj (Adjacency): the neighbourhoods (every N(u) non-empty).
+
+    Returns:
+        Tensor ``[H, N]``.
+    """
+    n, row = adj.num_nodes, adj.row
+    top = scatter(values.detach(), row, dim=1, dim_size=n, reduce="max")  # [H, N]
+    top_entry = top[:, row]  # [H, nnz]
+    tied = (top_entry - values.detach()) <= TIE_TOLERANCE * top_entry.abs().clamp(min=1.0)
+    tied = tied.to(values.dtype)
+    share = tied / scatter(tied, row, dim=1, dim_size=n, reduce="sum")[:, row]  # [H, nnz]
+    # exactly `top` in value (values - values.detach() is 0); d out / d values = share
+    return top + scatter(share * (values - values.detach()), row, dim=1, dim_size=n, reduce="sum")
 
 
 class GLSTMLayer(nn.Module):
@@ -55,6 +88,11 @@ class GLSTMLayer(nn.Module):
     max over v's own neighbourhood, so with the ego gate u's output also depends on nodes two hops
     away per layer (through i_v), where the other gates keep the plain one-hop receptive field.
     A switched-off gate is 1, as in the public code; m is still computed (it stabilises the others).
+
+    m_u is not differentiable where several entries of N(u) attain the inner max (nodes with
+    identical inputs do); there the gradient is split evenly among the entries within float
+    rounding of the max (:func:`neighbourhood_max`), so that a derivative of the output (the
+    sensitivity measurements) does not depend on which graphs share the batch.
 
     Args:
         dim (int): node width d (input and output).
@@ -145,7 +183,7 @@ class GLSTMLayer(nn.Module):
             i_entry = i_node[:, adj.col]
 
         m_prev = memory.m
-        i_max = scatter(i_entry, adj.row, dim=1, dim_size=n, reduce="max")
+        i_max = neighbourhood_max(i_entry, adj)  # [H, N]
         m = torch.maximum(f_pre + m_prev, i_max)  # [H, N]
         memory.m = m
 

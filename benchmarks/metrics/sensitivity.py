@@ -23,6 +23,15 @@ in eval mode: BatchNorm in train mode normalises with batch statistics and coupl
 Graphs are processed in chunks of at most MAX_NODES nodes; a chunk smaller than COPY_NODES / 2
 nodes is stacked several times so that one pass serves several output dimensions (:class:`_Copies`).
 
+**Ties.** A graph's Jacobian is thus the same alone and in any batch, up to float rounding, if the
+network is batch-independent also where it is not differentiable. At an exact tie of a max
+(identical node features make them) the derivative is a subgradient choice, and float rounding
+must not make it: a dense matrix product may round a row differently depending on its position
+and on the number of rows, which would hand a tie to a different entry alone and in a batch.
+gLSTM's stabiliser max therefore splits its gradient evenly among the entries tied within rounding
+(:func:`glstm.layer.neighbourhood_max`); tests/test_batch_independence.py checks every model
+config, alone against second in a batch of two.
+
 **Selected against background** (NAR, NARR): with s_g the norm of graph g's queried key node and
 b_gj that of its other key node j, the ratio is the public notebook's estimator, the mean of the
 per-pair ratios, ``ratio = mean_g mean_j s_g / b_gj``; the ratio of the means,
