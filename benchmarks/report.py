@@ -26,6 +26,7 @@ for its laptop-sized version. The report
 
 from __future__ import annotations
 
+import difflib
 import sys
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from benchmarks.analysis.outputs import output_dirs, store_parser
 from benchmarks.analysis.summary import capacity, summarise, varied_text
 from benchmarks.analysis.sweeps import select_runs
 from benchmarks.analysis.tables import capacity_note, caption, to_latex, to_markdown, wide_table
+from benchmarks.engine.config import CONF_DIR
 
 
 def report(
@@ -79,6 +81,17 @@ def report(
 
 def main(argv: list[str] | None = None) -> int:
     args = store_parser("benchmarks.report", __doc__, "nar_capacity_quick").parse_args(argv)
+    known = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
+    stored = Path(args.results_dir) / "runs" / args.experiment
+    if args.experiment not in known and args.experiment != "default" and not stored.is_dir():
+        close = difflib.get_close_matches(args.experiment, known, n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        print(
+            f"error: experiment: unknown experiment {args.experiment!r} (no conf/experiment file, "
+            f"no runs in {stored}); {hint}experiments: {', '.join(known)}",
+            file=sys.stderr,
+        )
+        return 2
     out = report(args.experiment, args.results_dir, args.override, not args.no_check)
     return 0 if "summary" in out else 1
 

@@ -28,6 +28,7 @@ anchor or claim applies to EXPERIMENT or anchors.yaml is malformed.
 
 from __future__ import annotations
 
+import difflib
 import sys
 from pathlib import Path
 
@@ -49,7 +50,17 @@ from benchmarks.analysis.verification import (
     footer,
     header,
 )
-from benchmarks.core.errors import ConfigError, require
+from benchmarks.core.errors import ConfigError
+from benchmarks.engine.config import CONF_DIR
+
+
+def experiments_with_anchors(anchors_file: str | Path = ANCHORS) -> list[str]:
+    """The experiments (conf/experiment/*.yaml, `_quick` ones included) that an anchor or a claim
+    applies to."""
+    anchors, _ = load_anchors(anchors_file)
+    rules = [*anchors, *load_claims(anchors_file)]
+    names = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
+    return [name for name in names if any(rule.applies_to(name) for rule in rules)]
 
 
 def verify(
@@ -65,12 +76,14 @@ def verify(
     anchors, sources = load_anchors(anchors_file)
     anchors = [a for a in anchors if a.applies_to(experiment)]
     claims = [c for c in load_claims(anchors_file) if c.applies_to(experiment)]
-    require(
-        bool(anchors or claims),
-        "experiment",
-        f"no anchor or claim in {anchors_file} applies to {experiment!r} "
-        "(anchors list their experiments; `<name>_quick` uses those of `<name>`)",
-    )
+    if not (anchors or claims):
+        checked = experiments_with_anchors(anchors_file)
+        close = difflib.get_close_matches(experiment, checked, n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise ConfigError(
+            f"experiment: no published number or claim applies to {experiment!r}; {hint}"
+            f"experiments with anchors: {', '.join(checked)}"
+        )
     runs, notes = select_runs(experiment, results_dir, list(overrides), check_sweep)
     parts, tables, failed = [], [], 0
     if anchors:

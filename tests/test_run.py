@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
@@ -80,8 +81,20 @@ def test_bad_input_one_line_exit_2_nothing_stored(tiny, tmp_path, capsys, task, 
             "error: experiment=nar_capacty: no such option in conf/experiment/",
         ),
         ("model=alon_yahav/gnc", "error: model=alon_yahav/gnc: no such option in conf/model/"),
-        ("task.num_kyes=3", "error: Could not override 'task.num_kyes'."),
+        ("task.num_kyes=3", "error: task.num_kyes: no such key (did you mean task.num_keys"),
         ("results_dir=/proc/nope", "error: results_dir: cannot write to /proc/nope"),
+        (
+            "train.learning_rate=0.1",
+            "error: train.learning_rate: no such key (did you mean train.lr?)",
+        ),
+        ("model=gnc", "error: model=gnc: no such option in conf/model/; did you mean gcn or gin?"),
+        ("task.num_keys=1", "error: task.num_keys: must be an integer >= 2, got 1"),
+        ("task.num_keys=4,8", "error: task.num_keys=4,8: is a sweep (several values): add -m"),
+        (
+            "model=glstm_paper/glstm_gpp",
+            "error: model.dim: Interpolation key 'task.target' not found (this setting reads "
+            "task.target, which only task gpp has: use it with task=gpp)",
+        ),
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line(tmp_path, override, message):
@@ -154,3 +167,81 @@ def test_derived_values_are_printed_at_run_start(tiny, capsys):
 
     run(tiny("nar", *fast, "model.num_layers=2"))  # nothing derived: no line
     assert derived_lines(capsys.readouterr().out) == []
+
+
+def test_refused_command_creates_no_folder(tmp_path):
+    """A refused run leaves no trace: not even its results_dir."""
+    store = tmp_path / "new" / "store"
+    out = subprocess.run(
+        [sys.executable, "run.py", f"results_dir={store}", "logger=none", "task.num_keys=0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 2 and not (tmp_path / "new").exists()
+
+
+def test_own_model_without_its_directory_on_the_path_says_so(tmp_path):
+    searchpath = f"hydra.searchpath=[file://{ROOT / 'examples' / 'conf'}]"
+    out = run_cli(tmp_path, "logger=none", searchpath, "model=mine", *TINY)
+    assert out.returncode == 2
+    assert "cannot import 'my_model.ResidualGCN' (No module named 'my_model')" in out.stderr
+    assert "on PYTHONPATH?" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("tool", ["verify", "report"])
+def test_tools_name_an_unknown_experiment(tmp_path, tool):
+    out = subprocess.run(
+        [sys.executable, "-m", f"benchmarks.{tool}", "nar_capacty", "--results-dir", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+    assert (
+        out.stderr.startswith("error: experiment:") and "did you mean nar_capacity?" in out.stderr
+    )
+
+
+def test_load_run_rebuilds_the_model_and_its_test_metric(tiny):
+    from benchmarks.engine.stored_run import load_run
+
+    cfg = tiny("nar", "model=gcn", "train.max_epochs=3")
+    stored = run(cfg)
+    loaded = load_run(Path(cfg.results_dir) / "runs" / "default" / stored["config_hash"])
+    assert loaded.result.config_hash == stored["config_hash"] and len(loaded.history) == 3
+    metrics = loaded.evaluate("test")
+    assert metrics["test/acc"] == pytest.approx(stored["test/acc"], abs=1e-6)
+    assert metrics["test/loss"] == pytest.approx(stored["test/loss"], rel=1e-5)
+
+
+def test_ctrl_c_says_what_was_saved_and_exits_130(tmp_path):
+    """Ctrl-C during a run: one line naming the checkpoint kept, exit status 130."""
+    import signal
+    import time
+
+    args = [sys.executable, "run.py", f"results_dir={tmp_path}", "progress=false", "logger=none"]
+    args += [*TINY, "task.num_train=2000", "train.max_epochs=200", "train.stop_loss=null"]
+    child = subprocess.Popen(
+        args,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    history = None
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:  # wait for the first epoch's checkpoint
+        history = next(tmp_path.glob("runs/default/*/history.csv"), None)
+        if history is not None and len(history.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.2)
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=120)
+    assert child.returncode == 130
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("interrupted: ") and "keeps its checkpoint after epoch" in err
+    assert err.rstrip().endswith("the same command resumes it")

@@ -12,6 +12,7 @@ it launches anything. A single run is validated once, by the runner, before it w
 
 from __future__ import annotations
 
+import difflib
 import re
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
-from benchmarks.core.errors import ConfigError
+from benchmarks.core.errors import ConfigError, require
 from benchmarks.engine.config import CONF_DIR as CONF
 from benchmarks.engine.config import check_writable, first_line, validate
 
@@ -51,6 +52,14 @@ def check_overrides(overrides: list[str], sweep: bool = True) -> None:
         parsed = parser.parse_overrides(overrides)
     except Exception as err:  # noqa: BLE001 - Hydra's grammar errors
         raise ConfigError(f"command line: {first_line(err)}") from None
+    if not sweep:
+        for override in parsed:
+            require(
+                not override.is_sweep_override(),
+                override.input_line,
+                "is a sweep (several values): add -m to run one job per value "
+                f"(python run.py -m ... {override.input_line})",
+            )
     dirs = config_dirs(parsed)
     check_options(parsed, dirs)
     first_job = [first_value(o) for o in parsed]
@@ -58,7 +67,8 @@ def check_overrides(overrides: list[str], sweep: bool = True) -> None:
         try:
             cfg = compose("config", overrides=first_job, return_hydra_config=True)
         except Exception as err:  # noqa: BLE001 - Hydra's composition errors
-            raise ConfigError(composition_message(err)) from None
+            unknown = unknown_key(err, first_job)
+            raise ConfigError(unknown or composition_message(err)) from None
     params = cfg.hydra.sweeper.get("params")
     params = OmegaConf.to_container(params) if params else {}
     check_options(parser.parse_overrides([f"{k}={v}" for k, v in params.items()]), dirs)
@@ -108,9 +118,61 @@ def check_options(overrides, dirs: list[Path] = (CONF,)) -> None:
                 places = " or ".join(
                     f"{'conf' if d.parent == CONF else d.parent}/{group}/" for d in group_dirs
                 )
+                close = closest(str(value), options)
+                hint = f" did you mean {' or '.join(close)}?" if close else ""
                 raise ConfigError(
-                    f"{group}={value}: no such option in {places} (options: {', '.join(options)})"
+                    f"{group}={value}: no such option in {places};{hint} "
+                    f"(options: {', '.join(options)})"
                 )
+
+
+# Names users type for the keys the suite calls otherwise.
+SYNONYMS = {
+    "learning_rate": "lr",
+    "epochs": "max_epochs",
+    "bs": "batch_size",
+    "wd": "weight_decay",
+    "layers": "num_layers",
+    "width": "dim",
+    "hidden_dim": "dim",
+}
+
+
+def closest(name: str, names: list[str]) -> list[str]:
+    """Up to three of `names` that look like `name`: its anagrams first (a swapped pair of
+    letters, `gnc` -> `gcn`), then difflib's close matches."""
+    anagrams = [n for n in names if sorted(n) == sorted(name) and n != name]
+    similar = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+    return list(dict.fromkeys(anagrams + similar))[:3]
+
+
+def unknown_key(err: Exception, overrides: list[str]) -> str | None:
+    """For an override of a key the config does not have ("Could not override 'train.learning_rate'"
+    or "Key 'x' is not in struct"): the key and the closest known keys beside it, without Hydra's
+    advice to add it with '+' (a key no class reads would be refused anyway)."""
+    found = re.search(r"Could not override '([^']+)'", str(err)) or re.search(
+        r"Could not append to config\. An item is already at '([^']+)'", str(err)
+    )
+    if not found:
+        return None
+    key = found.group(1)
+    parent, _, name = key.rpartition(".")
+    known = [o for o in overrides if not o.lstrip("+~").startswith(f"{key}=")]
+    try:
+        base = compose("config", overrides=known)
+        node = OmegaConf.select(base, parent) if parent else base
+        names = [str(k) for k in node.keys()] if OmegaConf.is_dict(node) else []
+    except Exception:  # noqa: BLE001 - no suggestion then
+        names = []
+    close = closest(name, names)
+    if SYNONYMS.get(name) in names:
+        close = [SYNONYMS[name]]
+    prefix = f"{parent}." if parent else ""
+    hint = f" (did you mean {' or '.join(prefix + c for c in close)}?)" if close else ""
+    listed = (
+        f"; {prefix or 'top-level '}keys: {', '.join(sorted(names))}" if names and not close else ""
+    )
+    return f"{key}: no such key{hint}{listed}"
 
 
 def first_value(override) -> str:

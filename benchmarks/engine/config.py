@@ -60,6 +60,12 @@ class TrainSchema:
     warmup_epochs: int = number(0)
     plateau_factor: float = number(0, 1, low_open=True, high_open=True)
     plateau_patience: int = number(0)
+    # Absent from the train files: the defaults are the schedule as it always ran.
+    # plateau_monitor: select (the selection metric) | loss (the selection split's loss)
+    plateau_monitor: str = option("select", "loss", default="select")
+    plateau_threshold_mode: str = option("abs", "rel", default="abs")  # as ReduceLROnPlateau's
+    plateau_threshold: float | None = number(0, default=None)  # null: min_delta
+    min_lr: float = number(0, default=0.0)  # plateau: the LR floor
     grad_clip: float | None = number(0, low_open=True)
     select: str = option("best_val", "best_train")
     patience: int = number(1)
@@ -104,6 +110,7 @@ class RunSchema:
     progress: Any = MISSING  # auto (only on a terminal) | true | false
     budget: int | None = number(1)  # parameters; null: use model.dim
     amp: str | None = MISSING  # null (float32) | bf16
+    deterministic: bool | None = MISSING  # true: torch's deterministic algorithms (null: off)
     rewiring: Any = None  # a conf/rewiring/ transform (checked when it is built) or absent
     virtual_node: bool | None = MISSING  # true: one virtual node per graph (null: none)
 
@@ -124,7 +131,9 @@ def validate(cfg: DictConfig) -> None:
                 OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
             )
         except OmegaConfBaseException as err:
-            raise ConfigError(f"{err.full_key or key}: {first_line(err)}") from None
+            raise ConfigError(
+                f"{err.full_key or key}: {first_line(err)}{belongs_to(err)}"
+            ) from None
         if key in ("task", "model"):
             check_target(key, values[key])
     try:
@@ -143,6 +152,26 @@ def validate(cfg: DictConfig) -> None:
 
 def first_line(err: Exception) -> str:
     return str(err).strip().splitlines()[0]
+
+
+def belongs_to(err: Exception) -> str:
+    """For a preset that reads a key of another task (`${task.target}` on NAR): which tasks
+    have that key, e.g. " (this setting reads task.target, which only task gpp has)"."""
+    missing = re.search(r"Interpolation key 'task\.(\w+)' not found", str(err))
+    if not missing:
+        return ""
+    key = missing.group(1)
+    tasks = sorted(
+        p.stem
+        for p in (CONF_DIR / "task").glob("*.yaml")
+        if re.search(rf"^{key}:", p.read_text(), flags=re.M)
+    )
+    where = f"only task {' or '.join(tasks)} has" if tasks else "no task has"
+    return (
+        f" (this setting reads task.{key}, which {where}: use it with task={tasks[0]})"
+        if tasks
+        else f" (this setting reads task.{key}, which {where})"
+    )
 
 
 def check_fields(schema, values: DictConfig, prefix: str) -> None:
@@ -218,13 +247,21 @@ def check_run_keys(cfg: DictConfig) -> None:
 
 
 def check_writable(key: str, path: Path) -> None:
-    """`path` is a directory this process can create files in (created if missing)."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as err:
-        raise ConfigError(f"{key}: cannot write to {path} ({err.strerror or err})") from None
+    """`path` is a directory this process can create files in, or can be created: its nearest
+    existing ancestor is a writable directory. Nothing is created, so a refused command leaves
+    no folder behind."""
+    existing = path.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.is_dir():
+        try:
+            with tempfile.TemporaryFile(dir=existing):
+                return
+        except OSError as err:
+            reason = err.strerror or str(err)
+    else:
+        reason = f"{existing} is not a directory"
+    raise ConfigError(f"{key}: cannot write to {path} ({reason})")
 
 
 def check_target(group: str, values: dict) -> None:
@@ -235,8 +272,13 @@ def check_target(group: str, values: dict) -> None:
     module, _, name = target.rpartition(".")
     try:
         cls = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError, ValueError):
-        raise ConfigError(f"{group}._target_: cannot import {target!r}") from None
+    except ImportError as err:
+        hint = ""
+        if err.name and module.split(".")[0] == err.name.split(".")[0]:
+            hint = f": is the directory holding {err.name.split('.')[0]!r} on PYTHONPATH?"
+        raise ConfigError(f"{group}._target_: cannot import {target!r} ({err}){hint}") from None
+    except (AttributeError, ValueError):
+        raise ConfigError(f"{group}._target_: {module!r} has no class {name!r}") from None
     params = constructor_parameters(cls)
     for key, value in values.items():
         if key == "_target_" or params is None or (key == "num_layers" and value is None):

@@ -67,10 +67,27 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def setup(cfg: DictConfig) -> torch.device:
+    """Check the config, set torch's determinism (before CUDA is initialised), return the
+    device."""
+    validate(cfg)
+    set_deterministic(cfg.get("deterministic"))
+    return resolve_device(cfg.device)
+
+
+def set_deterministic(on: bool | None) -> None:
+    """`deterministic: true`: torch's deterministic algorithms (PyG's scatter sums included; an
+    operation that has none raises), and cuBLAS's fixed workspace (``CUBLAS_WORKSPACE_CONFIG``,
+    read when CUDA initialises: a process that initialised it before keeps what it had). Off
+    (null or false) otherwise, so that a run never inherits an earlier run's setting."""
+    if on:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(bool(on))
+
+
 def prepare(cfg: DictConfig):
     """Check the config and build task, network and run directory; writes nothing."""
-    validate(cfg)
-    device = resolve_device(cfg.device)
+    device = setup(cfg)
     for remedy in ("virtual_node", "rewiring"):
         require(
             cfg.get(remedy) is None or not cfg.model.get("khop", False),
@@ -131,6 +148,7 @@ def run(cfg: DictConfig, model_name: str | None = None, sweep: Sweep | None = No
     another process is running it and `wait_for_running` is false. Holds the run's lock while
     it writes. `sweep`: the command that made the run (run.py passes Hydra's choices and
     overrides); None for a run without one."""
+    peak_memory = PeakMemory(setup(cfg))  # the baseline: before the run builds anything
     task, net, num_layers, device = prepare(cfg)
     sweep = sweep or Sweep(cfg.experiment_name)
     model_name = model_name or type(net.model).__name__.lower()
@@ -149,12 +167,12 @@ def run(cfg: DictConfig, model_name: str | None = None, sweep: Sweep | None = No
             return None
         if run_dir.done() and (claim == "waited" or not cfg.overwrite):
             return stored(run_dir, "was finished by another process")
+        print(f"run: {run_dir.path.absolute()}")  # results_dir is relative to where run.py starts
         if line := derived_line(cfg, num_layers, net):
             print(line)
         replaced = run_dir.start(overwrite=cfg.overwrite)
         logger = start_logger(cfg, task, model_name, sweep, run_dir, replaced)
         try:
-            peak_memory = PeakMemory(device)
             out = train(cfg, task, net, data, device, run_dir, logger)
             result = make_result(cfg, task, net, num_layers, device, model_name, sweep, out)
             result.peak_memory_mb, result.memory_measure = peak_memory.read()
@@ -332,13 +350,30 @@ def main(
     parallel_jobs: int = 1,
     sweep: Sweep | None = None,
 ) -> dict | None:
-    """`run` with bad input reported as one line on stderr and exit status 2."""
+    """`run` with bad input reported as one line on stderr and exit status 2, and Ctrl-C as one
+    line saying what was saved, exit status 130."""
     try:
         torch.set_num_threads(num_threads(cfg.threads, parallel_jobs))
         return run(cfg, model_name, sweep)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        print(f"interrupted: {interrupted_line(cfg)}", file=sys.stderr)
+        raise SystemExit(130) from None
+
+
+def interrupted_line(cfg: DictConfig) -> str:
+    """What an interrupted run kept: its checkpoint (the epochs in its history) or nothing."""
+    run_dir = RunDir(cfg.results_dir, cfg.experiment_name, cfg)
+    if not run_dir.checkpoint.exists():
+        return f"nothing saved for {run_dir.path.absolute()}; the same command starts it again"
+    history = run_dir.path / "history.csv"
+    epochs = max(0, len(history.read_text().splitlines()) - 1) if history.exists() else 0
+    return (
+        f"{run_dir.path.absolute()} keeps its checkpoint after epoch {epochs}; "
+        "the same command resumes it"
+    )
 
 
 def num_threads(threads: int | str, parallel_jobs: int = 1) -> int:

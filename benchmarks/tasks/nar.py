@@ -61,8 +61,9 @@ class NAR(Task):
         self.num_classes = num_keys if num_classes is None else num_classes
         require(
             isinstance(self.num_classes, int) and self.num_classes >= 2,
-            "task.num_classes",
-            f"must be an integer >= 2, got {self.num_classes!r}",
+            "task.num_classes" if num_classes is not None else "task.num_keys",
+            f"must be an integer >= 2, got {self.num_classes!r}"
+            + ("" if num_classes is not None else " (the classes default to the keys)"),
         )
 
     def _init_shape(self, num_keys, num_train, num_val, num_test, num_layers) -> None:
