@@ -152,14 +152,14 @@ def test_published_settings_reach_the_runs():
 
 @pytest.mark.parametrize("experiment", PAPER)
 def test_weight_decay_as_published(experiment):
-    """Every public config trains without weight decay (SPEC 2.3, 6, 7.1, 8) except GPP's, A-DGN's
-    and gLSTM's 1e-6 (SPEC 7.2)."""
+    """Every public config trains without weight decay (Alon & Yahav, the gLSTM paper, SWAN, LRGB) except GPP's, A-DGN's
+    and gLSTM's 1e-6 (A-DGN's graph_prop_pred)."""
     published = 1e-6 if experiment.startswith("gpp") else 0.0
     for job in one_factor_jobs(compose_sweep(experiment))[:3]:
         assert job_config(experiment, job).train.weight_decay == published
 
 
-# SPEC 2.3: (batch size, accumulation) per depth for GCN/GAT and for GIN/GGNN.
+# Alon & Yahav's table: (batch size, accumulation) per depth for GCN/GAT and for GIN/GGNN.
 TREE_BATCHES = {
     2: ((64, 1), (64, 1)),
     3: ((64, 1), (64, 1)),

@@ -135,7 +135,7 @@ def test_range_and_hop_influence_agree_with_pyg_total_influence(task, model):
     subgraph), its entrywise L1 norm per node, summed per exact hop distance to s (BFS along the
     edges into s) -> I_s(0..k); ``avg_influence`` is the mean of I_s over the seeds, divided by
     its hop-0 entry if ``normalize``; R is the mean over the seeds of sum_h h I_s(h) / sum_h
-    I_s(h), from the unnormalised I_s. Ours (SPEC 5): one readout node per graph, the Jacobian
+    I_s(h), from the unnormalised I_s. Ours: one readout node per graph, the Jacobian
     of the graph's readout output w.r.t. the encoded input over the whole graph, the same norm
     and hop distance, and rho_g = sum_h h I_g(h) / sum_h I_g(h) averaged over graphs.
 

@@ -1,4 +1,4 @@
-"""Over-squashing measurements: capacity in bits and batched sensitivity (SPEC.md section 5)."""
+"""Over-squashing measurements: capacity in bits and batched sensitivity (docs/measurements.md)."""
 
 import math
 import tempfile

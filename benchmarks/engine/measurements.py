@@ -1,4 +1,4 @@
-"""The per-run over-squashing measurements the runner records after training (SPEC.md section 5).
+"""The per-run over-squashing measurements the runner records after training (docs/measurements.md).
 
 ``measure(...)`` returns (in :class:`Measurements`) flat result.json keys:
 
@@ -8,7 +8,7 @@
 - ``sens/*`` (unless ``sensitivity.enabled`` is false): see
   :func:`benchmarks.metrics.sensitivity.measure_sensitivity`, plus ``sens/time_s``. The
   Jacobians are those of the network as passed in (the runner passes the selected epoch's
-  weights, SPEC.md section 5), measured on the first ``sensitivity.num_graphs`` graphs of the test
+  weights), measured on the first ``sensitivity.num_graphs`` graphs of the test
   split (the last split if there is no test split): w.r.t. the encoded input, or the raw features
   for NARR; ``sens/ratio`` is the public notebook's selected / background estimator (the mean of
   per-pair ratios) and ``sens/ratio_of_means`` the ratio of the two means; with

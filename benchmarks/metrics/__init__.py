@@ -1,4 +1,4 @@
-"""Over-squashing measurements (SPEC.md section 5): capacity in bits, Jacobian sensitivity, range.
+"""Over-squashing measurements (docs/measurements.md): capacity in bits, Jacobian sensitivity, range.
 
 - :mod:`benchmarks.metrics.capacity`: I(a), stored bits, capacity threshold, peak stored bits.
 - :mod:`benchmarks.metrics.sensitivity`: batched readout Jacobians, their per-node L1 norms, the

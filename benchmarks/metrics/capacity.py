@@ -1,4 +1,4 @@
-"""Capacity: how much information a readout recovers, in bits (SPEC.md section 5).
+"""Capacity: how much information a readout recovers, in bits (docs/measurements.md).
 
 A classifier with accuracy a over C equiprobable classes, whose errors are spread evenly over the
 C - 1 wrong classes, is a C-ary symmetric channel. Its mutual information is

@@ -1,4 +1,4 @@
-r"""Influence by distance and the range of a trained model (Bamberger et al., ICML 2025; SPEC 5).
+r"""Influence by distance and the range of a trained model (Bamberger et al., ICML 2025).
 
 For a graph g with readout node u, let |J_v|_1 be the entrywise L1 norm of the Jacobian of u's
 readout output with respect to node v's input (:mod:`benchmarks.metrics.sensitivity`) and

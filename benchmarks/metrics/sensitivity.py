@@ -1,4 +1,4 @@
-r"""Sensitivity: how strongly the readout output reacts to each node's input (SPEC.md section 5).
+r"""Sensitivity: how strongly the readout output reacts to each node's input (docs/measurements.md).
 
 For a graph with readout output y = f(x) in R^O (the logits for classification, the prediction for
 regression) and node inputs x_u in R^F, the Jacobian block of node u is
