@@ -28,6 +28,7 @@ LAYERS = [
             "benchmarks.search",
             "benchmarks.measure",
             "benchmarks.docs",
+            "benchmarks.export",
             "benchmarks.speed",
             "benchmarks.studies",
         ],

@@ -1,10 +1,15 @@
 """A store as a table: one row per finished run, with its variant label.
 
-:func:`load_runs` reads a store through :func:`benchmarks.engine.results.read_results` and
-flattens each :class:`~benchmarks.engine.results.RunResult` with pandas' ``json_normalize``:
-the result's flat keys (``score``, ``metric``, ``higher_is_better``, ``size/<key>``,
-``test/acc``, ``sens/...``), the identity config as ``config.<path>`` columns and the recorded
-sweep as ``sweep.experiment``, ``sweep.choices.<group>`` and ``sweep.overrides``.
+A store is a results folder (``<root>/runs/<experiment>/<hash>/result.json``), a reference file
+(``<experiment>.jsonl``, one result per line) or a reference folder holding one such file per
+experiment (``results/reference/``, written by ``python -m benchmarks.export``); every reader
+takes any of them as its ``--results-dir`` through :func:`read_store`.
+
+:func:`load_runs` reads a store through :func:`read_store` and flattens each
+:class:`~benchmarks.engine.results.RunResult` with pandas' ``json_normalize``: the result's flat
+keys (``score``, ``metric``, ``higher_is_better``, ``size/<key>``, ``test/acc``, ``sens/...``),
+the identity config as ``config.<path>`` columns and the recorded sweep as ``sweep.experiment``,
+``sweep.choices.<group>`` and ``sweep.overrides``.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.engine.results import read_results
+from benchmarks.engine.results import RunResult, read_results
 
 SEED_KEYS = ("config.seed", "config.data_seed", "config.model_seed")
 # Short names for config keys in variant labels; keys not listed use their last path component.
@@ -32,11 +37,53 @@ LABEL_ORDER = ("memory_dim", "value_dim", "hidden_dim", "heads", "dim", "num_lay
 REMEDY_COLUMNS = ("config.virtual_node", "config.rewiring")
 
 
+REFERENCE = ".jsonl"
+
+
+def reference_file(results_dir: str | Path, experiment: str) -> Path | None:
+    """``<results_dir>/<experiment>.jsonl`` when `results_dir` is a reference folder holding
+    it (and no ``runs/<experiment>/`` store beside it), else None."""
+    path = Path(results_dir) / f"{experiment}{REFERENCE}"
+    stored = Path(results_dir) / "runs" / experiment
+    return path if path.is_file() and not stored.is_dir() else None
+
+
+def read_store(results_dir: str | Path, experiment: str | None = None) -> list[RunResult]:
+    """Every finished run of `experiment` (every experiment when None) in the store at
+    `results_dir`: a results folder, a reference ``.jsonl`` file, or a reference folder of
+    ``<experiment>.jsonl`` files (see the module docstring)."""
+    root = Path(results_dir)
+    if root.suffix == REFERENCE or not root.is_dir():
+        return read_results(root, experiment)
+    if experiment is not None:
+        return read_results(reference_file(root, experiment) or root, experiment)
+    files = sorted(root.glob(f"*{REFERENCE}"))
+    return read_results(root) + [r for path in files for r in read_results(path)]
+
+
+def store_names(results_dir: str | Path) -> list[str]:
+    """The experiments the store at `results_dir` holds: its ``runs/<name>/`` folders and its
+    ``<name>.jsonl`` reference files (a reference file's own experiments), sorted."""
+    root = Path(results_dir)
+    if root.suffix == REFERENCE:
+        return sorted({r.experiment for r in read_results(root)})
+    names = {p.name for p in (root / "runs").glob("*") if p.is_dir()}
+    return sorted(names | {p.stem for p in root.glob(f"*{REFERENCE}") if p.is_file()})
+
+
+def has_runs(results_dir: str | Path | None, experiment: str) -> bool:
+    """Whether the store at `results_dir` has a folder or a reference file for `experiment`."""
+    if results_dir is None:
+        return False
+    return experiment in store_names(results_dir)
+
+
 def load_runs(results_dir: str | Path, experiment: str | None = None) -> pd.DataFrame:
     """One row per finished run of `experiment` (every experiment when None) in the store at
-    `results_dir` (or a reference ``.jsonl`` file): see :func:`flatten_results` and
-    :func:`add_variants`. Empty when there is none."""
-    results = read_results(results_dir, experiment)
+    `results_dir` (a results folder, a reference ``.jsonl`` file or a reference folder, see
+    :func:`read_store`): see :func:`flatten_results` and :func:`add_variants`. Empty when there
+    is none."""
+    results = read_store(results_dir, experiment)
     if not results:
         return pd.DataFrame()
     return add_variants(flatten_results([r.to_dict() for r in results]))
