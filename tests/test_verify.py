@@ -106,7 +106,7 @@ def test_exit_status(tmp_path, capsys):
     write_store(tmp_path, "tree_neighbors_match", [result("ggnn", 6, 0, 0.1)])
     assert ver.main(["tree_neighbors_match", *args]) == 1
     assert ver.main(["my_own_sweep", *args]) == 2
-    assert "no anchor" in capsys.readouterr().err
+    assert "no published number" in capsys.readouterr().err
 
 
 def test_cells_cut_by_the_epoch_budget_say_so(tmp_path):
@@ -408,4 +408,4 @@ def test_claims_not_run_and_no_anchor_or_claim(tmp_path, capsys):
     table, status = ver.verify("ring_transfer", tmp_path, check_sweep=False)
     assert set(table["verdict"]) == {"not run"} and status == 0
     assert ver.main(["narr_capacity", "--results-dir", str(tmp_path), "--no-check"]) == 2
-    assert "no anchor or claim" in capsys.readouterr().err
+    assert "no published number or claim" in capsys.readouterr().err

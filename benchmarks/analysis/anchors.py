@@ -16,6 +16,8 @@ statements of papers that published a figure only (:class:`Claim`).
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,10 +157,21 @@ def _equal(ours, published) -> bool:
 # The anchors file
 
 
+def read_anchors_file(path: str | Path) -> dict:
+    """The parsed anchors file, parsed once per version of the file (its path and mtime)."""
+    path = Path(path)
+    return copy.deepcopy(_parsed(str(path.resolve()), path.stat().st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(path: str, mtime_ns: int) -> dict:
+    return yaml.safe_load(Path(path).read_text()) or {}
+
+
 def load_anchors(path: str | Path = ANCHORS) -> tuple[list[Anchor], dict[str, dict]]:
     """Every anchor in `path` (groups expanded into one anchor per point) and the sources by id.
     A malformed file raises ConfigError naming the entry."""
-    data = yaml.safe_load(Path(path).read_text()) or {}
+    data = read_anchors_file(path)
     sources = data.get("sources") or {}
     tolerances = {}
     for name, rule in (data.get("tolerances") or {}).items():
@@ -341,7 +354,7 @@ class Claim:
 
 def load_claims(path: str | Path = ANCHORS) -> list[Claim]:
     """The ``claims`` of the anchors file; a malformed entry raises ConfigError naming it."""
-    data = yaml.safe_load(Path(path).read_text()) or {}
+    data = read_anchors_file(path)
     sources = data.get("sources") or {}
     claims = []
     for i, entry in enumerate(data.get("claims") or []):

@@ -23,6 +23,7 @@ import pandas as pd
 import yaml
 
 from benchmarks.analysis.anchors import ANCHORS, QUICK, load_anchors, load_claims
+from benchmarks.analysis.runs import has_runs
 from benchmarks.analysis.sweeps import select_runs
 from benchmarks.analysis.verification import compare, evaluate_claims, failures
 from benchmarks.core.errors import require
@@ -86,7 +87,7 @@ def verify_summary(
 ):
     """(text, all within) of verify on `experiment`'s stored runs: the cells within out of the
     finished cells, the seeds per cell and the claims that hold; ("", False) without runs."""
-    if results_dir is None or not (Path(results_dir) / "runs" / experiment).is_dir():
+    if not has_runs(results_dir, experiment):
         return "", False
     anchors = [a for a in load_anchors(anchors_file)[0] if a.applies_to(experiment)]
     claims = [c for c in load_claims(anchors_file) if c.applies_to(experiment)]
