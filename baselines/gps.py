@@ -224,7 +224,9 @@ class GPS(ConvStack):
     def forward(self, x: Tensor, batch) -> Tensor:
         if self.pe_lin is not None:
             x = x + self.pe_lin(self.positional_encoding(batch, x.shape[0]).to(x.dtype))
-        # attention written out in differentiable ops: torch's fused CPU kernel has no second
-        # derivative, which the mixing measurement takes
+        if self.training or not torch.is_grad_enabled():
+            return super().forward(x, batch)
+        # the measurements differentiate the eval-mode network (the mixing one twice): attention
+        # written out in differentiable ops, as torch's fused kernels have no second derivative
         with sdpa_kernel(SDPBackend.MATH):
             return super().forward(x, batch)

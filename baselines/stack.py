@@ -15,6 +15,32 @@ from torch import Tensor, nn
 
 from benchmarks.core.contract import NORMS, check_model_options, make_activation
 from benchmarks.core.edges import layer_edges
+from benchmarks.core.errors import check_bool, require
+
+NUM_RELATIONS = 2  # FoSR's relation types: 0 an input edge, 1 an edge the rewiring added
+
+
+def check_relational(relational, khop: bool, last_layer_fa: bool) -> bool:
+    """The `relational` option (FoSR's R-GCN / R-GIN, kedar2/FoSR @1a7360c models/graph_model.py
+    70-88): each layer aggregates the graph's edges per relation type `batch.edge_type` (0 input,
+    1 added by a rewiring), so it needs the graph's own edges (no `khop`, no `last_layer_fa`)."""
+    check_bool("relational", relational)
+    if relational:
+        require(not khop, "relational", "needs the graph's own edges, not khop")
+        require(not last_layer_fa, "relational", "needs the graph's own edges, not last_layer_fa")
+    return relational
+
+
+def edge_types(batch, edges: Tensor) -> Tensor:
+    """[E] relation types of `edges` (the batch's `edge_index`): `batch.edge_type`, or a clear
+    error when the batch has none (a rewiring sets them)."""
+    types = getattr(batch, "edge_type", None)
+    require(
+        types is not None and types.shape[0] == edges.shape[1],
+        "relational",
+        "the batch has no edge_type for its edges (set by rewiring=fosr or rewiring=sdrf)",
+    )
+    return types
 
 
 class ConvStack(nn.Module):

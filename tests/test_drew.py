@@ -136,3 +136,86 @@ def test_too_few_hop_sets_is_a_clear_error():
     batch = path_batch(num_hops=1)
     with pytest.raises(ConfigError, match="DRew layer 2 needs pairs at distance 2"):
         DRewGCN(DIM, 2)(batch.x, batch)
+
+
+# The authors' block (block=code): BenGutteridge/DRew @0c5c1ca, drew_gnn.py 50-52, example.py.
+
+
+def l2(v: torch.Tensor) -> torch.Tensor:
+    return v / v.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+
+
+def test_code_block_one_layer_by_hand():
+    """Edge 0 - 1, x = I, W = I, no bias, norm none: GCN with self-loops gives 0.5 (x_0 + x_1) =
+    (0.5, 0.5) at both nodes; ReLU keeps it; L2 gives (1, 1) / sqrt 2; the layer output is
+    L2(x + ReLU(.)) = L2(1 + 1/sqrt 2, 1/sqrt 2) = (cos 22.5 deg, sin 22.5 deg) at node 0."""
+    edge_index = torch.tensor([[0, 1], [1, 0]])
+    batch = SimpleNamespace(edge_index=edge_index, hop_index=[edge_index])
+    model = DRewGCN(2, 1, block="code", act="relu", norm="none").eval()
+    conv = model.convs[0][0]
+    with torch.no_grad():
+        conv.lin.weight.copy_(torch.eye(2))
+        conv.bias.zero_()
+    out = model(torch.eye(2), batch)
+    c, s = 0.9238795325112867, 0.3826834323650898
+    torch.testing.assert_close(out, torch.tensor([[c, s], [s, c]]))
+
+
+@pytest.mark.parametrize("nu", [1, None])
+def test_code_block_two_layers_equal_the_step_by_step_reference(nu):
+    """Path 0-1-2-3, BatchNorm (eval, running statistics set), ReLU: every hop with self-loops,
+    no bias, Norm -> Act -> L2 per hop, then L2(x + ReLU(sum))."""
+    torch.manual_seed(0)
+    batch = path_batch()
+    model = DRewGCN(DIM, 2, nu=nu, block="code", norm="batch", act="relu").eval()
+    assert all(conv.bias is None for layer in model.convs for conv in layer)
+    for layer in model.hop_norms:
+        for bn in layer:
+            bn.running_mean.uniform_(-0.5, 0.5)
+            bn.running_var.uniform_(0.5, 2.0)
+            bn.weight.data.uniform_(0.5, 1.5)
+            bn.bias.data.uniform_(-0.5, 0.5)
+    a1 = normalised(batch.hop_index[0], 4, self_loops=True)
+    a2 = normalised(batch.hop_index[1], 4, self_loops=True)
+
+    def hop(conv, bn, operator, x):
+        h = operator @ x @ conv.lin.weight.t()
+        h = (h - bn.running_mean) / (bn.running_var + bn.eps).sqrt() * bn.weight + bn.bias
+        return l2(torch.relu(h))
+
+    (c11,), (c21, c22) = model.convs
+    (n11,), (n21, n22) = model.hop_norms
+    x0 = batch.x
+    x1 = l2(x0 + torch.relu(hop(c11, n11, a1, x0)))
+    hop2_input = x0 if nu == 1 else x1
+    x2 = l2(x1 + torch.relu(hop(c21, n21, a1, x1) + hop(c22, n22, a2, hop2_input)))
+    torch.testing.assert_close(model(x0, batch), x2)
+
+
+def test_code_block_skips_an_empty_hop_set():
+    """One edge, two layers: hop 2 has no pairs; with self-loops it would still add W x, so the
+    output equals a model whose layer 2 has only hop 1."""
+    torch.manual_seed(0)
+    edge_index = torch.tensor([[0, 1], [1, 0]])
+    empty = torch.empty(2, 0, dtype=torch.long)
+    batch = SimpleNamespace(edge_index=edge_index, hop_index=[edge_index, empty])
+    model = DRewGCN(DIM, 2, block="code").eval()
+    x = torch.randn(2, DIM)
+    a1 = normalised(edge_index, 2, self_loops=True)
+    (c11,), (c21, _) = model.convs
+    x1 = l2(x + torch.relu(l2(torch.relu(apply(c11, a1, x)))))
+    x2 = l2(x1 + torch.relu(l2(torch.relu(apply(c21, a1, x1)))))
+    torch.testing.assert_close(model(x, batch), x2)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"block": "paper"}, "^block: must be one of"),
+        ({"block": "code", "residual": False}, "^residual: must be true with block=code"),
+        ({"block": "code", "norm": "layer"}, "^norm: must be none or batch with block=code"),
+    ],
+)
+def test_code_block_bad_options(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        DRewGCN(DIM, 2, **kwargs)

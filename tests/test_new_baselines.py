@@ -319,3 +319,24 @@ def test_gin_with_one_mlp_layer_is_gin_conv_of_a_linear():
     assert torch.allclose(model(batch.x, batch), expected, atol=1e-6)
     cfg = compose_config(["model=swan/gin", "task=graph_transfer"])
     assert cfg.model.mlp_layers == 1
+
+
+def test_adgn_torch_init_is_the_codes():
+    """init=torch (gravins/Anti-SymmetricDGN): Phi's Linear (phi=sum) as torch's nn.Linear,
+    kaiming_uniform(a = sqrt 5), i.e. uniform in +-1/sqrt(d), and the bias uniform in
+    +-1/sqrt(d) = +-1/8 at d = 64 (PyG's: Glorot and a zero bias)."""
+    from baselines import ADGN
+
+    torch.manual_seed(0)
+    paper = ADGN(64, 2, phi="sum", init="torch")
+    conv = paper.convs[0]
+    bound = 1 / 8
+    assert conv.bias.abs().max() <= bound and conv.bias.abs().max() > 0.9 * bound
+    weight = conv.phi.lin.weight
+    assert weight.abs().max() <= bound and weight.abs().max() > 0.9 * bound
+    torch.manual_seed(1)
+    paper.reset_parameters()
+    assert conv.bias.abs().max() > 0 and conv.bias.abs().max() <= bound
+    ours = ADGN(64, 2, phi="sum")
+    assert torch.all(ours.convs[0].bias == 0)
+    assert ours.convs[0].phi.lin.weight.abs().max() > bound  # Glorot: +-sqrt(6 / 128) = 0.217

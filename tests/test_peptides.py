@@ -195,6 +195,8 @@ def test_one_training_step(lrgb_root, name, model):
 PEPTIDES_PRESETS = [
     *(f"tonshoff/{p.stem}" for p in sorted((CONF / "model" / "tonshoff").glob("*.yaml"))),
     "glstm_paper/glstm_peptides",
+    "arroyo/kgcn_ssm_peptides",
+    "drew_paper/drew_peptides",
 ]
 
 
@@ -245,3 +247,39 @@ def test_rwse_reaches_the_encoder(lrgb_root):
     shifted.x[:, 9:] += 1.0
     assert not torch.allclose(net.encoder(batch), net.encoder(shifted))
     assert net(batch).shape == (2, 10)
+
+
+def test_head_depth_dropout_and_pooling_by_hand():
+    """One Linear after sum pooling (the kGCN-SSM code's struct head): graph b's prediction is
+    W sum_u h_u + c. Dropout(p) sits before each of the 3 Linears of Tönshoff et al.'s head."""
+    from torch import nn
+
+    torch.manual_seed(0)
+    readout = Peptides("struct", head_layers=1, pooling="sum").make_readout(4).eval()
+    h = torch.randn(5, 4)
+    batch = SimpleNamespace(batch=torch.tensor([0, 0, 0, 1, 1]), num_graphs=2)
+    linear = readout.mlp.lins[0]
+    assert len(readout.mlp.lins) == 1
+    expected = torch.stack([h[:3].sum(0), h[3:].sum(0)]) @ linear.weight.T + linear.bias
+    torch.testing.assert_close(readout(h, batch), expected)
+
+    head = Peptides("func", head_dropout=0.1).make_readout(4)
+    assert (
+        len(head.mlp.lins) == 3
+        and head.input_dropout.p == 0.1
+        and head.mlp.dropout[:2] == [0.1, 0.1]
+    )
+    head.train()
+    torch.manual_seed(1)
+    out = head(torch.ones(5, 4), batch)
+    torch.manual_seed(1)
+    x = nn.functional.dropout(torch.ones(2, 4), 0.1)
+    for i, lin in enumerate(head.mlp.lins):
+        x = lin(x)
+        if i < 2:
+            x = nn.functional.dropout(nn.functional.gelu(x), 0.1)
+    torch.testing.assert_close(out, x)
+    with pytest.raises(ConfigError, match="^task.head_dropout: must be a number in"):
+        Peptides("func", head_dropout=1.0)
+    with pytest.raises(ConfigError, match="^task.pooling: must be one of"):
+        Peptides("func", pooling="max")

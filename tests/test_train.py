@@ -463,3 +463,49 @@ def test_graph_set_on_its_device_builds_equal_batches():
     a, b = graphs.batch(index), moved.batch(index)
     assert torch.equal(a.x, b.x) and torch.equal(a.edge_index, b.edge_index)
     assert a.topology_key == b.topology_key
+
+
+def test_plateau_on_the_loss_with_a_relative_threshold_and_a_floor():
+    """The gLSTM code's schedule (HughBlayney/gLSTM configs/GNN-xLSTM/): ReduceLROnPlateau on
+    the validation loss, mode min, relative threshold 1e-4, factor 0.5, patience 1 here, floor
+    0.3 x lr. Step by step from lr 1: losses 1.0 (best), 0.99995 (not < 1.0 * (1 - 1e-4): stale
+    1), 0.99995 (stale 2 > 1: lr 0.5), 0.5 (best), 0.5, 0.5 (lr 0.25 -> floor 0.3), 0.5, 0.5
+    (stays 0.3). The metric column (higher is better, rising) is ignored."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from benchmarks.engine.config import TrainSchema
+
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainSchema)}
+    assert defaults["plateau_monitor"] == "select" and defaults["plateau_threshold_mode"] == "abs"
+    assert defaults["plateau_threshold"] is None and defaults["min_lr"] == 0.0
+    cfg = protocol(
+        scheduler="plateau",
+        plateau_factor=0.5,
+        plateau_patience=1,
+        plateau_monitor="loss",
+        plateau_threshold_mode="rel",
+        plateau_threshold=1e-4,
+        min_lr=0.3,
+    )
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = make_scheduler(optimizer, cfg, True, steps_per_epoch=1)
+    state = SimpleNamespace(scheduler=scheduler)
+    lrs = []
+    losses = [1.0, 0.99995, 0.99995, 0.5, 0.5, 0.5, 0.5, 0.5]
+    for epoch, loss in enumerate(losses):
+        row = {"val/loss": loss, "val/acc": float(epoch)}  # the metric keeps rising
+        on_loss = getattr(state.scheduler, "monitors_loss", False)
+        state.scheduler.step(row["val/loss" if on_loss else "val/acc"])
+        lrs.append(optimizer.param_groups[0]["lr"])
+    assert lrs == pytest.approx([1.0, 1.0, 0.5, 0.5, 0.5, 0.3, 0.3, 0.3])
+
+
+def test_plateau_defaults_are_the_schedule_as_before():
+    """Without the new keys (absent from the train files): the selection metric, absolute
+    min_delta, no floor."""
+    cfg = protocol(scheduler="plateau", plateau_patience=0)
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = make_scheduler(optimizer, cfg, True, steps_per_epoch=1)
+    assert scheduler.mode == "max" and scheduler.threshold_mode == "abs"
+    assert scheduler.min_lrs == [0.0] and not scheduler.monitors_loss

@@ -12,10 +12,21 @@ so each step adds the non-edge
     (i, j) = \operatorname{arg\,min}_{(i, j) \notin E,\ i \ne j}
         \frac{x_i x_j}{\sqrt{(1 + d_i)(1 + d_j)}}
 
-and then refreshes :math:`x` by one power-iteration step on the new graph. The power iteration
-uses the lazy matrix :math:`(I + \hat A) / 2` (same eigenvectors, spectrum in :math:`[0, 1]`) and
-projects out :math:`v_1`, so it tends to the eigenvector of :math:`\lambda_2` rather than to the
-one of the most negative eigenvalue.
+and then refreshes :math:`x` by one power-iteration step on the new graph.
+
+The power iteration is the authors' code's (kedar2/FoSR @1a7360c, ``preprocessing/fosr.py``): on
+:math:`I + D^{-1/2} A D^{-1/2}` **without self-loops** (its top eigenvector is
+:math:`\sqrt d`), each step projecting out :math:`\sqrt d` first, then multiplying and
+normalising:
+
+.. math::
+    x \leftarrow x - \frac{x \cdot \sqrt d}{\sum_i d_i} \sqrt d, \quad
+    x \leftarrow \frac{x + D^{-1/2} A D^{-1/2} x}{\| x + D^{-1/2} A D^{-1/2} x \|}
+
+from :math:`x \sim U[-1, 1)^n`, 5 steps before the first edge (``edge_rewire``'s default) and one
+after each added edge; the score above still divides by :math:`\sqrt{1 + d}`, as the code's
+``choose_edge_to_add``. Every added edge has relation type 1 and the input's edges type 0 (the
+code's ``edge_type``, read by its R-GCN / R-GIN): :meth:`FoSR.forward` sets ``data.edge_type``.
 """
 
 from __future__ import annotations
@@ -36,12 +47,13 @@ class FoSR(EdgeRewiring):
 
     Args:
         num_iterations: k, edges to add (fewer if the graph becomes complete).
-        initial_power_iterations: power-iteration steps on the input graph before the first edge.
+        initial_power_iterations: power-iteration steps on the input graph before the first edge
+            (the authors' code: 5).
         seed: seed of the random start vector of the power iteration (``None``: torch's global
             generator).
     """
 
-    def __init__(self, num_iterations: int, initial_power_iterations: int = 50, seed=None):
+    def __init__(self, num_iterations: int, initial_power_iterations: int = 5, seed=None):
         if num_iterations < 0 or initial_power_iterations < 0:
             raise ValueError("FoSR: num_iterations and initial_power_iterations must be >= 0")
         self.num_iterations = num_iterations
@@ -54,7 +66,7 @@ class FoSR(EdgeRewiring):
         src, dst = edges
         degree = torch.bincount(src, minlength=num_nodes).double()
         generator = torch.Generator().manual_seed(self.seed) if self.seed is not None else None
-        x = torch.rand(num_nodes, generator=generator, dtype=torch.float64) - 0.5
+        x = 2 * torch.rand(num_nodes, generator=generator, dtype=torch.float64) - 1
         x = _power_step(x, src, dst, degree, steps=self.initial_power_iterations)
         edge_keys = _EdgeKeys(src * num_nodes + dst)
         for _ in range(self.num_iterations):
@@ -80,16 +92,15 @@ def _simple_undirected(edge_index: Tensor, num_nodes: int) -> Tensor:
 
 
 def _power_step(x: Tensor, src: Tensor, dst: Tensor, degree: Tensor, steps: int) -> Tensor:
-    r"""``steps`` of :math:`x \leftarrow (I + \hat A) x / 2`, projecting out :math:`v_1` and
-    normalising. ``x`` ``[n]``, edges ``[E]`` both directions, ``degree`` ``[n]`` without loops."""
-    root = (1 + degree).sqrt()
-    top = root / root.norm()
-    x = x - (x @ top) * top
+    r"""``steps`` of the code's iteration: project out :math:`\sqrt d`, apply
+    :math:`I + D^{-1/2} A D^{-1/2}` (no self-loops), normalise. ``x`` ``[n]``, edges ``[E]``
+    both directions, ``degree`` ``[n]`` (a degree-0 node is left as it is)."""
+    root = degree.sqrt()
+    inv_root = torch.where(degree > 0, 1 / root, torch.zeros_like(root))
     for _ in range(steps):
-        y = x / root
-        neighbour_sum = torch.zeros_like(x).index_add_(0, dst, y[src])
-        x = 0.5 * (x + (neighbour_sum + y) / root)
-        x = x - (x @ top) * top
+        x = x - (x @ root) * root / degree.sum().clamp_min(1e-300)
+        y = x * inv_root
+        x = x + torch.zeros_like(x).index_add_(0, dst, y[src]) * inv_root
         x = x / x.norm().clamp_min(1e-300)
     return x
 

@@ -21,6 +21,25 @@ Each SDRF iteration takes the most negatively curved edge :math:`(i, j)`, scores
 :math:`(k, l)` is added, adds one sampled with probability :math:`\mathrm{softmax}(\tau x)_{kl}`,
 and, if ``c_plus`` is set, removes the most positively curved edge when its curvature exceeds
 :math:`C^+`.
+
+The authors' code (jctops/understanding-oversquashing @c14e91d, ``gdl/src/gdl/curvature/cuda.py``
+38-57, the same formula in ``numba.py``) computes another curvature, :func:`code_curvature`
+(``curvature="code"``): no zero for a degree-one end, and its 4-cycle term counts, for each
+neighbour :math:`k` of :math:`j`, whether :math:`(A^2)_{ik} - A_{ik} > 0` (and symmetrically), with
+:math:`k = i` itself and 2-paths through :math:`j` included, divided by the largest such value:
+
+.. math::
+    \mathrm{Ric}_{\text{code}}(i, j) = \frac{2}{d_{\max}} + \frac{2}{d_{\min}} - 2
+        + \Big(\frac{2}{d_{\max}} + \frac{1}{d_{\min}}\Big) (A^2)_{ij}
+        + \frac{\sharp}{d_{\max} \lambda}, \quad
+    \sharp = |\{k : A_{kj} ((A^2)_{ik} - A_{ik}) > 0\}| + |\{k : A_{ik} ((A^2)_{kj} - A_{kj}) > 0\}|
+
+(:math:`\lambda` the largest of those products; the last term 0 when :math:`\lambda = 0`). A
+6-cycle edge gets 1.0 (Definition 1: 0) and the bridge of two K4 -0.5 (Definition 1: -1). The code
+also takes the argmin and argmax over all :math:`N \times N` entries of the curvature matrix,
+whose non-edges hold 0, and removes edges by default (``removal_bound`` 0.5, ``numba.py``
+177-178); ``curvature="code"`` selects the same way. Ours in both modes: the gain of a candidate
+is the curvature of :math:`(i, j)` recomputed after adding it (the code's ``post_delta`` kernel).
 """
 
 from __future__ import annotations
@@ -30,6 +49,41 @@ from torch import Tensor
 from torch_geometric.utils import remove_self_loops, to_dense_adj
 
 from baselines.rewiring.transform import EdgeRewiring
+
+CURVATURES = ("paper", "code")
+
+
+def code_curvature(adjacency: Tensor, i: Tensor, j: Tensor) -> Tensor:
+    r"""The authors' code's curvature (module docstring) of the pairs ``(i[b], j[b])``.
+
+    Args:
+        adjacency: ``[n, n]`` symmetric 0/1 matrix shared by every pair, or ``[B, n, n]``.
+        i, j: ``[B]`` node indices.
+
+    Returns:
+        ``[B]`` float64 curvatures; 0 where ``i`` and ``j`` are not adjacent.
+    """
+    adjacency = adjacency.double()
+    batched = adjacency.dim() == 3
+    rows = torch.arange(len(i))
+    row_i = adjacency[rows, i] if batched else adjacency[i]
+    row_j = adjacency[rows, j] if batched else adjacency[j]
+    if batched:
+        paths_i = torch.bmm(row_i.unsqueeze(1), adjacency).squeeze(1)  # (A^2)_{i k}
+        paths_j = torch.bmm(row_j.unsqueeze(1), adjacency).squeeze(1)
+    else:
+        paths_i, paths_j = row_i @ adjacency, row_j @ adjacency
+    high = torch.maximum(row_i.sum(-1), row_j.sum(-1))
+    low = torch.minimum(row_i.sum(-1), row_j.sum(-1))
+    triangles = paths_i[rows, j]
+    first = row_j * (paths_i - row_i)
+    second = row_i * (paths_j - row_j)
+    sharp = (first > 0).sum(-1) + (second > 0).sum(-1)
+    lam = torch.maximum(first.max(-1).values, second.max(-1).values)
+    square = torch.where(lam > 0, sharp / (high * lam).clamp_min(1e-300), 0.0)
+    curvature = 2 / high + 2 / low - 2 + (2 / high + 1 / low) * triangles + square
+    adjacent = row_i[rows, j] > 0
+    return torch.where(adjacent & (high * low > 0), curvature, torch.zeros_like(curvature))
 
 
 def balanced_forman_curvature(adjacency: Tensor, i: Tensor, j: Tensor) -> Tensor:
@@ -87,13 +141,26 @@ class SDRF(EdgeRewiring):
         num_iterations: SDRF iterations (at most one edge added and one removed each).
         tau: softmax temperature of the candidate sampling (large: greedy).
         c_plus: remove the most positively curved edge when its curvature exceeds this
-            (``None``: never remove).
+            (``None``: never remove; the authors' code: 0.5).
         seed: seed of the candidate sampling (``None``: torch's global generator).
+        curvature: ``paper`` (Definition 1, the default) | ``code`` (the authors' code's
+            curvature and its selection over all N x N entries; module docstring).
     """
 
-    def __init__(self, num_iterations: int, tau: float, c_plus: float | None = None, seed=None):
+    def __init__(
+        self,
+        num_iterations: int,
+        tau: float,
+        c_plus: float | None = None,
+        seed=None,
+        curvature: str = "paper",
+    ):
         if num_iterations < 0 or tau <= 0:
             raise ValueError("SDRF: num_iterations must be >= 0 and tau > 0")
+        if curvature not in CURVATURES:
+            raise ValueError(f"SDRF: curvature must be one of {CURVATURES}, got {curvature!r}")
+        self.curvature = curvature
+        self.curve = code_curvature if curvature == "code" else balanced_forman_curvature
         self.num_iterations = num_iterations
         self.tau = tau
         self.c_plus = c_plus
@@ -106,21 +173,36 @@ class SDRF(EdgeRewiring):
         adjacency = (adjacency | adjacency.T).double()
         generator = torch.Generator().manual_seed(self.seed) if self.seed is not None else None
         for _ in range(self.num_iterations):
-            src, dst = torch.triu(adjacency, diagonal=1).nonzero().T
+            src, dst, curvature = self._scores(adjacency)
             if len(src) == 0:
                 break
-            curvature = balanced_forman_curvature(adjacency, src, dst)
             worst = int(torch.argmin(curvature))
             self._add_best_candidate(
                 adjacency, int(src[worst]), int(dst[worst]), curvature[worst], generator
             )
             if self.c_plus is not None:
-                src, dst = torch.triu(adjacency, diagonal=1).nonzero().T
-                curvature = balanced_forman_curvature(adjacency, src, dst)
+                if (
+                    self.curvature != "code"
+                ):  # the code reuses the curvature of the iteration's start
+                    src, dst, curvature = self._scores(adjacency)
                 best = int(torch.argmax(curvature))
                 if curvature[best] > self.c_plus:
                     adjacency[src[best], dst[best]] = adjacency[dst[best], src[best]] = 0
         return adjacency.nonzero().T.contiguous()
+
+    def _scores(self, adjacency: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The pairs scored and their curvature: the edges i < j (paper), or every (i, j) in
+        row-major order with 0 at non-edges (code, so that argmin / argmax pick the entry the
+        code's flat argmin / argmax picks)."""
+        src, dst = torch.triu(adjacency, diagonal=1).nonzero().T
+        curvature = self.curve(adjacency, src, dst)
+        if self.curvature != "code":
+            return src, dst, curvature
+        n = adjacency.shape[0]
+        matrix = torch.zeros(n, n, dtype=torch.float64)
+        matrix[src, dst] = matrix[dst, src] = curvature
+        every = torch.arange(n)
+        return every.repeat_interleave(n), every.repeat(n), matrix.view(-1)
 
     def _add_best_candidate(self, adjacency, i: int, j: int, curvature, generator) -> None:
         """Adds one non-edge of B1(i) x B1(j), sampled by softmax(tau * gain of Ric(i, j))."""
@@ -140,7 +222,7 @@ class SDRF(EdgeRewiring):
         graphs[candidates, position[ends_i], position[ends_j]] = 1
         graphs[candidates, position[ends_j], position[ends_i]] = 1
         pair = torch.full((len(ends_i),), position[i]), torch.full((len(ends_i),), position[j])
-        gain = balanced_forman_curvature(graphs, *pair) - curvature
+        gain = self.curve(graphs, *pair) - curvature
         choice = int(torch.multinomial(torch.softmax(self.tau * gain, 0), 1, generator=generator))
         k, m = int(ends_i[choice]), int(ends_j[choice])
         adjacency[k, m] = adjacency[m, k] = 1
@@ -148,5 +230,5 @@ class SDRF(EdgeRewiring):
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(num_iterations={self.num_iterations}, tau={self.tau}, "
-            f"c_plus={self.c_plus}, seed={self.seed})"
+            f"c_plus={self.c_plus}, seed={self.seed}, curvature={self.curvature!r})"
         )

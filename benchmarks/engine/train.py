@@ -32,11 +32,13 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 from torch.optim.lr_scheduler import LambdaLR, ReduceLROnPlateau
+from torch_geometric.nn import MessagePassing
 from tqdm.auto import tqdm
 
 from benchmarks.engine.provenance import now
 from benchmarks.tasks import GraphSet, Task
 from benchmarks.tasks.base import Meter
+from glstm.slstm import SLSTMCell
 
 
 class Network(nn.Module):
@@ -63,6 +65,7 @@ class Network(nn.Module):
         super().__init__()
         self.encoder, self.model, self.readout = encoder, model, readout
         self.edge_encoder, self.width, self.virtual_node = edge_encoder, width, virtual_node
+        float32_under_autocast(self)
 
     def forward(self, batch, x: Tensor | None = None) -> Tensor:
         x = self.encoder(batch) if x is None else x  # [N, dim]
@@ -83,11 +86,75 @@ AMP_DTYPES = {"bf16": torch.bfloat16}
 
 
 def autocast(device: torch.device, amp: str | None):
-    """The forward passes' precision: float32, or with `amp` ("bf16") torch's mixed precision
-    (matrix products in bfloat16, reductions and the loss in float32)."""
+    """The forward passes' precision: float32, or with `amp` ("bf16") mixed precision under one
+    policy for every model, on every device:
+
+    - bfloat16: the dense maps, i.e. what torch's autocast lowers (linear layers and MLPs,
+      projections, attention among a graph's nodes);
+    - float32: every neighbourhood aggregation and every state carried from layer to layer,
+      that is a PyG ``MessagePassing.propagate`` (messages, their sum and the update), gLSTM's
+      sparse products (:mod:`glstm.sparse`, hence its matrix memory) and every recurrent cell
+      (torch's ``LSTMCell`` / ``GRUCell`` / ``LSTM`` / ``GRU``, graph sLSTM's cell). These run
+      with autocast off and their floating inputs cast to float32 (:func:`float32_under_autocast`,
+      which :class:`Network` installs), since CUDA's autocast would run the cells in bfloat16
+      and leaves sums in their inputs' precision;
+    - float32: the loss and the metrics, computed outside autocast on the predictions cast to
+      float32 (:func:`train_epoch`, :func:`evaluate`).
+    """
     if amp is None:
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=AMP_DTYPES[amp])
+
+
+FLOAT32_CELLS = (nn.RNNCellBase, nn.RNNBase, SLSTMCell)
+_AUTOCAST_OFF: list[str | None] = []  # per float32 call in progress: the device type turned off
+
+
+def _float32(value):
+    """`value` with its half-precision tensors (inside tuples, lists and dicts too) as float32."""
+    if isinstance(value, Tensor):
+        return value.float() if value.dtype in (torch.bfloat16, torch.float16) else value
+    if isinstance(value, tuple | list):
+        return type(value)(_float32(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _float32(v) for k, v in value.items()}
+    return value
+
+
+def _enter_float32(module, *inputs):
+    """A pre-hook: autocast off for the call (where it is on), its inputs cast to float32."""
+    device_type = next((d for d in ("cuda", "cpu") if torch.is_autocast_enabled(d)), None)
+    _AUTOCAST_OFF.append(device_type)
+    if device_type is None:
+        return None
+    torch.set_autocast_enabled(device_type, False)
+    return _float32(inputs if len(inputs) > 1 else inputs[0])
+
+
+def _exit_float32(module, inputs, output):
+    """The matching hook after the call: autocast back on where the pre-hook turned it off."""
+    device_type = _AUTOCAST_OFF.pop() if _AUTOCAST_OFF else None
+    if device_type is not None:
+        torch.set_autocast_enabled(device_type, True)
+
+
+def float32_under_autocast(net: nn.Module) -> nn.Module:
+    """Install :func:`autocast`'s float32 islands on `net`'s modules (once each): around each
+    PyG layer's ``propagate`` and each recurrent cell's ``forward``. Without autocast they do
+    nothing."""
+    for module in net.modules():
+        if getattr(module, "_float32_under_autocast", False):
+            continue
+        if isinstance(module, MessagePassing):
+            module.register_propagate_forward_pre_hook(_enter_float32)
+            module.register_propagate_forward_hook(_exit_float32)
+        elif isinstance(module, FLOAT32_CELLS):
+            module.register_forward_pre_hook(_enter_float32, with_kwargs=True)
+            module.register_forward_hook(_exit_float32, always_call=True)
+        else:
+            continue
+        module._float32_under_autocast = True
+    return net
 
 
 @torch.no_grad()
@@ -106,7 +173,8 @@ def evaluate(
         batch = batch.to(device)
         with autocast(device, amp):
             pred = net(batch)
-            meter.update(pred, batch, task.loss(pred, batch))
+        pred = pred.float()  # the loss and the metrics in float32
+        meter.update(pred, batch, task.loss(pred, batch))
     return meter.compute()
 
 
@@ -137,14 +205,17 @@ def make_scheduler(optimizer, cfg, higher_is_better: bool, steps_per_epoch: int)
 
     so the first step uses lr / W, the last warm-up step lr, and the last step nearly 0.
 
-    plateau steps once per evaluation round: the LR is multiplied by `plateau_factor` after
-    `plateau_patience` rounds in which the monitored value has not beaten its reference by more
-    than `min_delta` (absolute).
+    plateau steps once per evaluation round: the LR is multiplied by `plateau_factor` (not below
+    `min_lr`) after `plateau_patience` rounds in which the monitored value has not beaten its
+    reference by more than `plateau_threshold` (null: `min_delta`), absolute or, with
+    `plateau_threshold_mode: rel`, relative (best * (1 -+ threshold)). `plateau_monitor`: select
+    watches the selection metric (its direction), loss the loss of the selection split (min), as
+    GraphGPS-style codes step on the validation loss.
     """
     if cfg.scheduler == "cosine":
-        # Per step rather than per epoch (SPEC leaves it open): the warm-up then starts near 0
-        # instead of at lr / warmup_epochs, and with W = 0 the first step of each epoch gets
-        # exactly the per-epoch value 0.5 (1 + cos(pi epoch / max_epochs)).
+        # Per step rather than per epoch (the published protocols leave it open): the warm-up then
+        # starts near 0 instead of at lr / warmup_epochs, and with W = 0 the first step of each
+        # epoch gets exactly the per-epoch value 0.5 (1 + cos(pi epoch / max_epochs)).
         warmup = cfg.warmup_epochs * steps_per_epoch
         total = cfg.max_epochs * steps_per_epoch
 
@@ -155,14 +226,19 @@ def make_scheduler(optimizer, cfg, higher_is_better: bool, steps_per_epoch: int)
 
         return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     if cfg.scheduler == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+        on_loss = cfg.get("plateau_monitor", "select") == "loss"
+        threshold = cfg.get("plateau_threshold", None)
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer,
-            mode="max" if higher_is_better else "min",
+            mode="max" if higher_is_better and not on_loss else "min",
             factor=cfg.plateau_factor,
             patience=cfg.plateau_patience,
-            threshold=cfg.min_delta,
-            threshold_mode="abs",
+            threshold=cfg.min_delta if threshold is None else threshold,
+            threshold_mode=cfg.get("plateau_threshold_mode", "abs"),
+            min_lr=cfg.get("min_lr", 0.0),
         )
+        scheduler.monitors_loss = on_loss  # end_epoch steps it on "<split>/loss"
+        return scheduler
     return None
 
 
@@ -342,7 +418,8 @@ class TrainingState:
             self.selected_state = {k: v.detach().to("cpu", copy=True) for k, v in weights.items()}
         self.staleness.update(row[monitor])
         if isinstance(self.scheduler, ReduceLROnPlateau):
-            self.scheduler.step(row[monitor])
+            on_loss = getattr(self.scheduler, "monitors_loss", False)
+            self.scheduler.step(row[monitor.split("/")[0] + "/loss" if on_loss else monitor])
         self.history.append(row)
         self.meter.reset()
         self.steps, self.epoch_shuffle = 0, self.shuffle.get_state()
@@ -486,7 +563,8 @@ def train_epoch(
             batch = batch.to(device)
             with autocast(device, amp):
                 pred = net(batch)  # [B_i, out]
-                loss = task.loss(pred, batch)  # mean over the B_i graphs (or their nodes)
+            pred = pred.float()  # the loss and the metrics in float32
+            loss = task.loss(pred, batch)  # mean over the B_i graphs (or their nodes)
             (loss * batch.num_graphs / group_size).backward()  # grads sum to the group mean
             state.meter.update(pred, batch, loss)
         if cfg.grad_clip is not None:

@@ -6,9 +6,9 @@ categorical atom (9 columns) and bond (3 columns) features and the published tra
 split. Peptides-func: 10 binary labels per peptide (multilabel classification), metric average
 precision (AP). Peptides-struct: 11 standardised 3D-structure targets per peptide (regression),
 loss and metric the mean absolute error (MAE). The readout is Tönshoff et al.'s (2023): mean
-pooling, then a 3-layer MLP with GELU. Optional random-walk structural encoding (RWSE, Dwivedi et
-al. 2022): node u gets the return probabilities (RW^k)_uu, k = 1..K, of the random walk
-RW = D^-1 A.
+pooling, then a 3-layer MLP with GELU (options: the head's depth and dropout, sum pooling).
+Optional random-walk structural encoding (RWSE, Dwivedi et al. 2022): node u gets the return
+probabilities (RW^k)_uu, k = 1..K, of the random walk RW = D^-1 A.
 """
 
 from __future__ import annotations
@@ -125,6 +125,12 @@ class Peptides(Task):
             Tönshoff et al. and the gLSTM Peptides-func config.
         num_layers: default 6, Tönshoff et al.'s tuned GCN depth on both tasks (their GINE uses
             8, GatedGCN 10, gLSTM 27 / 23: those presets set model.num_layers themselves).
+        head_layers: Linears of the graph head (default 3, Tönshoff et al.'s; the gLSTM and
+            kGCN-SSM codes' `layers_post_mp: 1`: one Linear).
+        head_dropout: Dropout before each Linear of the head (default 0; Tönshoff et al.'s
+            GraphGPS head: 0.1).
+        pooling: mean (default; Tönshoff et al., gLSTM, DRew) | sum (the kGCN-SSM code's
+            Peptides-struct `graph_pooling: add`).
 
     The split is the published one: `generate(seed)` ignores the seed. Predictions are per graph:
     func [B, 10] logits (BCE with logits), struct [B, 11] (L1 loss). No readout node: the
@@ -141,7 +147,18 @@ class Peptides(Task):
         positional_encoding: str = "none",
         pe_steps: int = 20,
         num_layers: int | None = None,
+        head_layers: int = 3,
+        head_dropout: float = 0.0,
+        pooling: str = "mean",
     ):
+        self.head_layers = check_positive("task.head_layers", head_layers)
+        require(
+            isinstance(head_dropout, int | float) and 0 <= head_dropout < 1,
+            "task.head_dropout",
+            f"must be a number in [0, 1), got {head_dropout!r}",
+        )
+        self.head_dropout = float(head_dropout)
+        self.pooling = check_choice("task.pooling", pooling, ("mean", "sum"))
         self.variant = check_choice("task.name", name, tuple(OUTPUTS))
         check_choice("task.positional_encoding", positional_encoding, ("none", "rwse"))
         self.kind = "multilabel" if name == "func" else "regression"
@@ -213,7 +230,12 @@ class Peptides(Task):
 
     def make_readout(self, dim: int) -> nn.Module:
         return PooledReadout(
-            dim, OUTPUTS[self.variant], pools=("mean",), hidden=(dim, dim), act="gelu"
+            dim,
+            OUTPUTS[self.variant],
+            pools=(self.pooling,),
+            hidden=(dim,) * (self.head_layers - 1),
+            act="gelu",
+            dropout=self.head_dropout,
         )
 
     def loss(self, pred: Tensor, batch) -> Tensor:

@@ -60,6 +60,8 @@ class PooledReadout(nn.Module):
         hidden: widths of the MLP's hidden layers.
         act: the MLP's activation.
         act_last: apply the activation to the output too.
+        dropout: Dropout before each Linear of the MLP (GraphGPS's graph head, Tönshoff et al.'s
+            0.1: toenshoff/LRGB @c3500cb graphgps/head/mlp_graph.py 27-38). (default: 0)
     """
 
     per_node = False
@@ -72,11 +74,17 @@ class PooledReadout(nn.Module):
         hidden: tuple[int, ...] = (),
         act: str = "relu",
         act_last: bool = False,
+        dropout: float = 0.0,
     ):
         super().__init__()
         self.pool = MultiAggregation(list(pools), mode="cat")
         width = dim * len(pools)
-        self.mlp = MLP([width, *hidden, out], act=act, norm=None, plain_last=not act_last)
+        # PyG's MLP drops out after each hidden activation; with the input's, before each Linear
+        self.input_dropout = nn.Dropout(dropout)
+        self.mlp = MLP(
+            [width, *hidden, out], act=act, norm=None, plain_last=not act_last, dropout=dropout
+        )
 
     def forward(self, h: Tensor, batch) -> Tensor:
-        return self.mlp(self.pool(h, batch.batch, dim_size=batch.num_graphs))
+        pooled = self.pool(h, batch.batch, dim_size=batch.num_graphs)
+        return self.mlp(self.input_dropout(pooled))

@@ -14,6 +14,10 @@ not remove, and adds each new pair in both directions:
     E' = (E \setminus R) \cup A \cup A^{\top}
 
 with :math:`A` the added and :math:`R` the removed (both directions) undirected pairs.
+
+Edge types: ``edge_type`` ``[E']`` is 0 for a kept edge and 1 for an added one (FoSR's relation
+types; kedar2/FoSR @1a7360c ``run_graph_classification.py`` 49, 90), for the relational models
+(``relational: true``), which read it from ``batch.edge_type``.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ class RewiredTopology(Topology):
     """
 
     original: Topology | None = None
+    edge_type: Tensor | None = None
 
     @cached_property
     def distances(self) -> Tensor:
@@ -60,6 +65,12 @@ def rewire_topology(topology: Topology, transform) -> RewiredTopology:
     kept = edges[:, ~torch.isin(edges[0] * n + edges[1], removed)]
     return RewiredTopology(
         edge_index=torch.cat([kept, added], dim=1),
+        edge_type=torch.cat(
+            [
+                torch.zeros(kept.shape[1], dtype=torch.long),
+                torch.ones(added.shape[1], dtype=torch.long),
+            ]
+        ),
         num_nodes=n,
         readout=topology.readout,
         roles=topology.roles,
