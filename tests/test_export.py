@@ -119,11 +119,6 @@ def test_report_and_verify_read_the_reference_folder(store, tmp_path):
     assert (table["verdict"] == "within").sum() >= 3
 
 
-@pytest.mark.xfail(
-    reason="benchmarks.analysis.ranking.load_store and default_scope read runs/<name>/ only; "
-    "they should read through benchmarks.analysis.runs.read_store and store_names",
-    strict=False,
-)
 def test_leaderboard_and_compare_read_the_reference_folder(store, tmp_path):
     out = tmp_path / "reference"
     export.export(EXPERIMENT, store, out=out)

@@ -30,8 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.analysis import cd_diagram
-from benchmarks.analysis import ranking as rk
+from benchmarks.analysis import board, cd_diagram, ranking, rows
 from benchmarks.analysis.anchors import ANCHORS, QUICK, load_anchors, load_claims
 from benchmarks.analysis.ledger import FIDELITY, experiment_names, ledger, to_text
 from benchmarks.analysis.runs import REFERENCE, add_variants, flatten_results
@@ -379,13 +378,13 @@ def leaderboard_block(
     if not results:
         return f"{stamp(reference, names)}\n\nNo quick experiment in the reference set.", {}
     runs = flatten_results(results).drop_duplicates("config_hash").reset_index(drop=True)
-    runs = rk.label_runs(runs)
-    cells = rk.against_best(runs, rk.cell_table(runs))
-    columns = rk.column_order(cells)
-    block = rk.summary(cells)
-    totals = rk.model_totals(runs, cells, block, columns)
-    table = rk.wide_table(cells, totals, columns)
-    parts = [stamp(reference, names), to_markdown(table), rk.caption(cells, block)]
+    runs = rows.label_runs(runs)
+    cells = ranking.against_best(runs, ranking.cell_table(runs))
+    columns = ranking.column_order(cells)
+    block = ranking.summary(cells)
+    totals = ranking.model_totals(runs, cells, block, columns)
+    table = board.wide_table(cells, totals, columns)
+    parts = [stamp(reference, names), to_markdown(table), board.caption(cells, block)]
     files = {}
     if block is not None and block.friedman is not None:
         f = block.friedman
