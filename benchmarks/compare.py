@@ -21,8 +21,11 @@ import sys
 from pathlib import Path
 
 from benchmarks.analysis import cd_diagram
-from benchmarks.analysis import ranking as rk
+from benchmarks.analysis.comparison import compare_cells, compare_text, over_cells, resolve_model
 from benchmarks.analysis.outputs import output_dirs
+from benchmarks.analysis.rows import label_runs
+from benchmarks.analysis.runs import natural_key
+from benchmarks.analysis.scope import load_store
 
 
 def _slug(text: str) -> str:
@@ -39,18 +42,18 @@ def compare(
     """Compare A with B (every other model when None) in `experiment`; print and write the
     result; return its pieces. ValueError (one line) for an unknown model or an empty store."""
     results_dir = Path(results_dir)
-    runs = rk.load_store(results_dir, [experiment])
+    runs = load_store(results_dir, [experiment])
     if runs.empty:
         raise ValueError(f"no finished runs in {results_dir / 'runs' / experiment}")
-    runs = rk.label_runs(runs)
-    a = rk.resolve_model(a, runs)
-    rows = sorted(set(runs["row"]) - {a}, key=rk.natural_key)
-    others = [rk.resolve_model(b, runs)] if b is not None else rows
+    runs = label_runs(runs)
+    a = resolve_model(a, runs)
+    rows = sorted(set(runs["row"]) - {a}, key=natural_key)
+    others = [resolve_model(b, runs)] if b is not None else rows
     if a in others or not others:
         raise ValueError(f"nothing to compare {a} with")
-    compared = rk.compare_cells(runs, a, others, test)
-    overall = rk.over_cells(runs, a, others)
-    text = rk.compare_text(experiment, a, others, compared, overall, test)
+    compared = compare_cells(runs, a, others, test)
+    overall = over_cells(runs, a, others)
+    text = compare_text(experiment, a, others, compared, overall, test)
 
     tables, figures = output_dirs(results_dir)
     name = "_".join(["compare", experiment, *(_slug(m) for m in [a, *([others[0]] if b else [])])])

@@ -7,6 +7,7 @@ By default it reads the experiments' stores (``<results>/runs/<name>/`` with a
 names the stores to read, whatever they are. The rules (rows split by every setting but the
 seeds, ranks only where two models ran a column, ties as ties, coverage, a mean rank only over a
 common set of columns, significance against each column's best) are in
+:mod:`benchmarks.analysis.scope`, :mod:`benchmarks.analysis.rows` and
 :mod:`benchmarks.analysis.ranking`.
 
 Writes ``<results>/out/tables/<name>.{md,csv}`` (CSV: one row per model and task instance) and
@@ -22,8 +23,18 @@ import sys
 from pathlib import Path
 
 from benchmarks.analysis import cd_diagram
-from benchmarks.analysis import ranking as rk
+from benchmarks.analysis.board import caption, wide_table
+from benchmarks.analysis.heatmap import heatmap
 from benchmarks.analysis.outputs import output_dirs
+from benchmarks.analysis.ranking import (
+    against_best,
+    cell_table,
+    column_order,
+    model_totals,
+    summary,
+)
+from benchmarks.analysis.rows import label_runs
+from benchmarks.analysis.scope import default_scope, load_store
 from benchmarks.analysis.tables import to_markdown
 from benchmarks.engine.config import CONF_DIR
 
@@ -39,8 +50,8 @@ def leaderboard(
     results_dir = Path(results_dir)
     left_out = []
     if experiments is None:
-        experiments, left_out = rk.default_scope(results_dir, conf_dir)
-    runs = rk.load_store(results_dir, experiments)
+        experiments, left_out = default_scope(results_dir, conf_dir)
+    runs = load_store(results_dir, experiments)
     scope = f"stores: {', '.join(experiments) or 'none'}"
     if left_out:
         scope += (
@@ -50,13 +61,13 @@ def leaderboard(
         named = f" of {', '.join(experiments)}" if experiments else ""
         print(f"leaderboard: no finished runs{named} in {results_dir / 'runs'}")
         return {"runs": runs, "scope": scope}
-    runs = rk.label_runs(runs)
-    cells = rk.against_best(runs, rk.cell_table(runs), test)
-    columns = rk.column_order(cells)
-    block = rk.summary(cells)
-    totals = rk.model_totals(runs, cells, block, columns)
-    table = rk.wide_table(cells, totals, columns)
-    text = rk.caption(cells, block, test)
+    runs = label_runs(runs)
+    cells = against_best(runs, cell_table(runs), test)
+    columns = column_order(cells)
+    block = summary(cells)
+    totals = model_totals(runs, cells, block, columns)
+    table = wide_table(cells, totals, columns)
+    text = caption(cells, block, test)
 
     tables, figures = output_dirs(results_dir)
     tables.mkdir(parents=True, exist_ok=True)
@@ -66,7 +77,7 @@ def leaderboard(
         totals, on="model", suffixes=("", " (row)")
     )
     long.to_csv(tables / f"{name}.csv", index=False)
-    written = [rk.heatmap(cells, totals, columns, figures / f"{name}.png")]
+    written = [heatmap(cells, totals, columns, figures / f"{name}.png")]
     if block is not None and block.friedman is not None:
         f = block.friedman
         title = f"{name}: mean ranks over {f.n} task instances; Friedman p = {f.p:.3g}"

@@ -28,6 +28,7 @@ entries in the row-sorted (CSR) order of :class:`Adjacency`.
 from __future__ import annotations
 
 import warnings
+import weakref
 
 import numpy as np
 import torch
@@ -145,20 +146,27 @@ class Adjacency:
         Returns:
             ``(adj_t, perm)``: entry e of ``adj_t`` is entry ``perm[e]`` of this pattern with row
             and column swapped, so per-entry values ``a [H, nnz]`` become ``a[:, perm]``. The
-            transpose of ``adj_t`` is this pattern again (cached both ways).
+            transpose of ``adj_t`` is this pattern again: cached both ways, ``adj_t`` holding only
+            a weak reference back, so that a pattern and its transpose form no reference cycle
+            and are freed as soon as the pattern is (without waiting for the garbage collector).
         """
-        if "t" not in self._cache:
-            col = _numpy(self.col)
-            if col is None:
-                perm = torch.argsort(self.col)
-            else:
-                perm = torch.from_numpy(np.argsort(col, kind="quicksort"))
-            adj_t = Adjacency(self.col[perm], self.row[perm], self.num_nodes)
-            inverse = torch.empty_like(perm)
-            inverse[perm] = torch.arange(self.nnz, device=perm.device)
-            self._cache["t"] = (adj_t, perm)
-            adj_t._cache["t"] = (self, inverse)
-        return self._cache["t"]
+        cached = self._cache.get("t")
+        if cached is not None:
+            adj_t, perm = cached
+            adj_t = adj_t() if isinstance(adj_t, weakref.ref) else adj_t
+            if adj_t is not None:
+                return adj_t, perm
+        col = _numpy(self.col)
+        if col is None:
+            perm = torch.argsort(self.col)
+        else:
+            perm = torch.from_numpy(np.argsort(col, kind="quicksort"))
+        adj_t = Adjacency(self.col[perm], self.row[perm], self.num_nodes)
+        inverse = torch.empty_like(perm)
+        inverse[perm] = torch.arange(self.nnz, device=perm.device)
+        self._cache["t"] = (adj_t, perm)
+        adj_t._cache["t"] = (weakref.ref(self), inverse)
+        return adj_t, perm
 
     def _transpose(self) -> tuple[Tensor, Tensor, Tensor]:
         """A^T as (row pointer ``[N + 1]``, receivers ``[nnz]``, entry permutation ``[nnz]``)."""
@@ -198,9 +206,15 @@ class Adjacency:
         return torch.sparse_csr_tensor(crow, col, values, (n, n), check_invariants=False)
 
 
-def _mm(a: Tensor, x: Tensor) -> Tensor:
-    """Sparse ``a @ x`` into a fresh tensor (with ``out=``, torch skips a zero fill and a copy)."""
-    out = x.new_empty(a.shape[0], x.shape[1])
+def _mm(a: Tensor, x: Tensor, out: Tensor | None = None) -> Tensor:
+    """Sparse ``a @ x`` written into `out` (default: a fresh tensor), whatever `out` held before.
+
+    ``addmm(..., out=)`` skips the copy of ``a @ x``; `out` is zero-filled first because on CUDA
+    it is handed to cuSPARSE as the input C of ``beta C + a x``, and ``beta = 0`` does not stop
+    NaN or Inf left in the buffer from reaching the result (torch's own CSR matmul allocates
+    zeros for C too, pytorch#63511).
+    """
+    out = x.new_zeros(a.shape[0], x.shape[1]) if out is None else out.zero_()
     return torch.addmm(out, a, x, beta=0.0, out=out)
 
 

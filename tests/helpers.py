@@ -53,8 +53,11 @@ TINY_TASKS = {task: tiny_overrides(task) for task in TASKS}
 
 
 def compose_config(overrides: list[str], results_dir: Path | None = None):
-    """The config run.py would see for these overrides, logging off, results in a temp dir."""
+    """The config run.py would see for these overrides, logging off, results in a temp dir, on
+    the CPU unless the overrides name a device."""
     extra = ["progress=false"]
+    if not any(o.startswith("device=") for o in overrides):
+        extra.append("device=cpu")
     if not any(o.startswith("logger=") for o in overrides):
         extra.append("logger=none")
     if results_dir is not None:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from benchmarks import leaderboard as lb
-from benchmarks.analysis import ranking
+from benchmarks.analysis import rows, scope
 
 # (model, task, setting) -> score per seed. Scores are exact binary fractions, so that equal means
 # are equal floats (the tie).
@@ -236,7 +236,7 @@ def test_default_scope_is_the_experiments_stores(store, tmp_path_factory, capsys
         r["model"], r["model_config"], r["config_hash"] = model, f"x/{model}", model
         write(store, experiment, r)
 
-    assert ranking.default_scope(store, conf) == (
+    assert scope.default_scope(store, conf) == (
         ["synthetic"],
         ["default", "glstm_nar", "my_study", "synthetic_again"],
     )
@@ -273,10 +273,10 @@ def test_lr_sweep_gives_one_row_per_lr(tmp_path):
 
 
 def test_label_digits_keep_values_apart():
-    assert ranking.label_digits([0.0012345678901234567, 0.003]) == 3
-    assert ranking.label_digits([0.00012345678901234567, 0.00012349]) == 5
-    assert ranking.word("lr", 0.00012345678901234567, 5) == "lr=0.00012346"
-    assert ranking.word("khop", True) == "khop=on" and ranking.word("dim", 64) == "d=64"
+    assert rows.label_digits([0.0012345678901234567, 0.003]) == 3
+    assert rows.label_digits([0.00012345678901234567, 0.00012349]) == 5
+    assert rows.word("lr", 0.00012345678901234567, 5) == "lr=0.00012346"
+    assert rows.word("khop", True) == "khop=on" and rows.word("dim", 64) == "d=64"
 
 
 def test_three_way_tie_for_first_ranks_two_each(tmp_path):

@@ -117,3 +117,25 @@ def test_forms_agree_on_the_deep_cases(task, size, model, dtype):
     for recurrent, parallel in pairs:
         atol = 1e-4 * max(1.0, recurrent.abs().max().item())
         torch.testing.assert_close(parallel, recurrent, rtol=1e-4, atol=atol)
+
+
+def test_profiled_step_writes_nothing_to_stderr(capfd):
+    trainer = speed.Trainer(
+        ["task=tree_neighbors_match", "task.depth=2"], speed.Contender("GCN", ["model=gcn"])
+    )
+    assert trainer.peak_memory() > 0
+    assert "USDT" not in capfd.readouterr().err
+
+
+def test_sensitivity_benchmark_builds_and_measures_on_one_device():
+    from benchmarks.metrics.sensitivity import measure_sensitivity
+    from benchmarks.speed import sensitivity as bench
+
+    task, net, graphs, device = bench.build("gcn", 4, 2, [])
+    assert device == torch.device("cpu")
+    assert all(p.device == device for p in net.parameters())
+    sens = measure_sensitivity(net, task, graphs, 2, device=device)
+    reference = bench.reference(net, graphs, 2, device)
+    torch.testing.assert_close(
+        torch.tensor(sens.nodes.sens.to_numpy()), reference, rtol=1e-4, atol=1e-6
+    )

@@ -1,28 +1,32 @@
-"""Peak memory of one run, not of the whole process's life.
+"""Peak memory of one run: its own, above what the process held when the run started.
 
 A process that runs several jobs (a sequential sweep, the tests) would otherwise report, for every
-later run, the largest footprint of any earlier one. So the high-water mark is reset when the run
-starts and read when it ends:
+later run, the largest footprint of any earlier one, and the memory that earlier runs, loaded
+libraries and cached data still hold. So the high-water mark is reset when the run starts, what is
+in use then is the baseline, and the figure is the peak minus the baseline:
 
 - ``cuda_max_allocated`` (CUDA device): :func:`torch.cuda.reset_peak_memory_stats`, then
-  :func:`torch.cuda.max_memory_allocated` -- the tensors' bytes, not the caching allocator's
-  reserve;
-- ``vm_hwm`` (Linux, CPU): writing ``5`` to ``/proc/self/clear_refs`` resets the resident-set
-  high-water mark to the current resident set, then ``VmHWM`` in ``/proc/self/status`` is the
-  largest resident set since (libraries and data already loaded count too);
+  :func:`torch.cuda.max_memory_allocated` minus :func:`torch.cuda.memory_allocated` at the start
+  -- the tensors' bytes, not the caching allocator's reserve;
+- ``vm_hwm`` (Linux, CPU): garbage collected and freed heap memory handed back to the system
+  (glibc's ``malloc_trim``, so that memory freed by an earlier run is not reused unseen), then
+  writing ``5`` to ``/proc/self/clear_refs`` resets the resident-set high-water mark to the
+  current resident set ``VmRSS``, the baseline; the figure is ``VmHWM`` at the end minus it;
 - ``process_lifetime_max_rss`` (elsewhere, or where ``/proc`` may not be written): the process's
-  maximum resident set size from ``getrusage``, which cannot be reset -- an upper bound for runs
-  after the first.
+  maximum resident set size from ``getrusage``, which cannot be reset -- an absolute upper bound.
 
 Example::
 
-    peak = PeakMemory(device)   # resets the mark
+    peak = PeakMemory(device)   # the baseline, and the mark reset
     ...                         # train
     megabytes, measure = peak.read()
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 import re
 import sys
 from pathlib import Path
@@ -34,7 +38,8 @@ STATUS = Path("/proc/self/status")
 
 
 class PeakMemory:
-    """The high-water mark of memory use on `device` from construction to :meth:`read`.
+    """The high-water mark of memory use on `device` from construction to :meth:`read`, above
+    the memory in use at construction.
 
     Args:
         device: the run's device; CUDA devices are measured on the device, anything else as the
@@ -43,26 +48,41 @@ class PeakMemory:
     Attributes:
         measure: how it is measured (``cuda_max_allocated`` | ``vm_hwm`` |
             ``process_lifetime_max_rss``), stored with the number as ``memory_measure``.
+        baseline_mb: what was in use at the start (MiB), subtracted from the peak.
     """
 
     def __init__(self, device: torch.device):
         self.device = device
+        self.baseline_mb = 0.0
         if device.type == "cuda":
+            torch.cuda.synchronize(device)
+            self.baseline_mb = torch.cuda.memory_allocated(device) / 2**20
             torch.cuda.reset_peak_memory_stats(device)
             self.measure = "cuda_max_allocated"
-        elif reset_resident_high_water_mark():
+            return
+        gc.collect()
+        release_free_heap()
+        if reset_resident_high_water_mark():
+            self.baseline_mb = status_mb("VmRSS")
             self.measure = "vm_hwm"
         else:
             self.measure = "process_lifetime_max_rss"
 
     def read(self) -> tuple[float, str]:
-        """(peak in MiB, measure) since construction."""
+        """(peak in MiB above the baseline, measure) since construction."""
         if self.measure == "cuda_max_allocated":
-            return torch.cuda.max_memory_allocated(self.device) / 2**20, self.measure
-        if self.measure == "vm_hwm":
-            kib = re.search(r"^VmHWM:\s+(\d+) kB", STATUS.read_text(), re.MULTILINE)
-            return int(kib.group(1)) / 1024, self.measure
-        return lifetime_max_rss_mb(), self.measure
+            peak = torch.cuda.max_memory_allocated(self.device) / 2**20
+        elif self.measure == "vm_hwm":
+            peak = status_mb("VmHWM")
+        else:
+            return lifetime_max_rss_mb(), self.measure
+        return max(0.0, peak - self.baseline_mb), self.measure
+
+
+def status_mb(field: str) -> float:
+    """A ``kB`` field of ``/proc/self/status`` (VmRSS, VmHWM) in MiB."""
+    kib = re.search(rf"^{field}:\s+(\d+) kB", STATUS.read_text(), re.MULTILINE)
+    return int(kib.group(1)) / 1024
 
 
 def reset_resident_high_water_mark() -> bool:
@@ -72,6 +92,17 @@ def reset_resident_high_water_mark() -> bool:
         return "VmHWM:" in STATUS.read_text()
     except OSError:  # not Linux, a kernel before 4.0, or /proc mounted read-only
         return False
+
+
+def release_free_heap() -> None:
+    """Return the C heap's free pages to the system (glibc's ``malloc_trim(0)``; nothing where
+    the C library has none)."""
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name)
+        libc.malloc_trim(0)
+    except (OSError, AttributeError, TypeError):
+        pass
 
 
 def lifetime_max_rss_mb() -> float:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from dataclasses import dataclass
@@ -253,6 +254,7 @@ class Trainer:
             self.step()
             self.synchronize()
             return torch.cuda.max_memory_allocated(self.device) - before
+        quiet_profiler()
         with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
             self.step()
         events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
@@ -261,6 +263,14 @@ class Trainer:
             live += event.nbytes()
             peak = max(peak, live)
         return peak
+
+
+def quiet_profiler() -> None:
+    """Keep torch's profiler (Kineto) from writing its ``USDT: ... profiler_start`` and
+    ``profiler_stop`` lines to stderr for every profiled step: its log level, read when the
+    profiler first starts in the process, above all of its messages (6; USDT is 5, ERROR 4;
+    the profiler's failures still raise), unless ``KINETO_LOG_LEVEL`` is set already."""
+    os.environ.setdefault("KINETO_LOG_LEVEL", "6")
 
 
 def quartiles(values: list[float]) -> tuple[float, float, float]:

@@ -39,8 +39,8 @@ from benchmarks.engine.runner import prepare
 from benchmarks.metrics.sensitivity import MAX_NODES, measure_sensitivity
 
 
-def build(model: str, num_keys: int, graphs: int, overrides: list[str]):
-    """(task, net in eval mode, test GraphSet) as run.py builds them."""
+def build(model: str, num_keys: int, graphs: int, overrides: list[str], device: str = "cpu"):
+    """(task, net in eval mode, test GraphSet, device) as run.py builds them, on `device`."""
     with initialize_config_dir(str(CONF), version_base="1.3"):
         cfg = compose(
             "config",
@@ -52,20 +52,21 @@ def build(model: str, num_keys: int, graphs: int, overrides: list[str]):
                 "task.num_val=1",
                 f"task.num_test={graphs}",
                 "logger=none",
+                f"device={device}",
                 *overrides,
             ],
         )
-    task, net, num_layers, _ = prepare(cfg)
+    task, net, num_layers, device = prepare(cfg)
     test = task.generate(cfg.data_seed)["test"]
     test.num_hops = num_layers
-    return task, net.eval(), test
+    return task, net.eval(), test, device
 
 
-def reference(net, graphs, count: int) -> torch.Tensor:
+def reference(net, graphs, count: int, device: torch.device) -> torch.Tensor:
     """|J_u|_1 for every node of the first `count` graphs, one graph at a time: [count * n]."""
     norms = []
     for b in range(count):
-        batch = graphs.batch(torch.tensor([b]))
+        batch = graphs.batch(torch.tensor([b])).to(device)
         with torch.no_grad():
             x = net.encoder(batch)
 
@@ -74,7 +75,7 @@ def reference(net, graphs, count: int) -> torch.Tensor:
 
         with torch.no_grad():  # no graph from the parameters into jac (jacrev ignores it inside)
             jac = torch.func.jacrev(f)(x)  # [O, n, d]
-        norms.append(jac.abs().sum((0, 2)))
+        norms.append(jac.abs().sum((0, 2)).cpu())
     return torch.cat(norms)
 
 
@@ -96,26 +97,31 @@ def main() -> None:
         help="torch threads (0: torch's default); with more threads than free cores, every small "
         "parallel kernel of the per-graph reference waits for a descheduled thread",
     )
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
     parser.add_argument("--out", default="results/tables/speed_sensitivity.csv")
     parser.add_argument("overrides", nargs="*", help="extra Hydra overrides, e.g. model.dim=32")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    task, net, graphs = build(args.model, args.num_keys, args.graphs, args.overrides)
+    task, net, graphs, device = build(
+        args.model, args.num_keys, args.graphs, args.overrides, args.device
+    )
     print(
         f"{args.model} on NAR N={args.num_keys}: {args.graphs} graphs x "
         f"{graphs.topology.num_nodes} nodes, {torch.get_num_threads()} threads; reference: "
         "torch.func.jacrev per graph"
     )
-    measure_sensitivity(net, task, graphs, 8)  # warm-up (caches)
+    measure_sensitivity(net, task, graphs, 8, device=device)  # warm-up (caches)
     batched_s, reference_s = [], []
     for r in range(args.repeats):
         t0 = time.perf_counter()
-        sens = measure_sensitivity(net, task, graphs, args.graphs, max_nodes=args.max_nodes)
+        sens = measure_sensitivity(
+            net, task, graphs, args.graphs, device=device, max_nodes=args.max_nodes
+        )
         batched_s.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        ref = reference(net, graphs, args.graphs)
+        ref = reference(net, graphs, args.graphs, device)
         reference_s.append(time.perf_counter() - t0)
         batched = torch.tensor(sens.nodes.sens.to_numpy())
         error = ((batched - ref).abs().max() / ref.abs().max()).item()

@@ -21,10 +21,12 @@ from benchmarks.tasks.graphs import Batches
 
 
 def ranges(starts: Tensor, counts: Tensor) -> Tensor:
-    """The concatenated integer ranges [starts[i], starts[i] + counts[i]): [sum(counts)]."""
+    """The concatenated integer ranges [starts[i], starts[i] + counts[i]): [sum(counts)], on
+    the inputs' device."""
     ends = torch.cumsum(counts, 0)
-    shift = torch.repeat_interleave(starts - (ends - counts), counts)
-    return torch.arange(int(ends[-1]) if len(ends) else 0) + shift
+    total = int(ends[-1]) if len(ends) else 0
+    shift = torch.repeat_interleave(starts - (ends - counts), counts, output_size=total)
+    return torch.arange(total, device=counts.device) + shift
 
 
 @dataclass
@@ -97,17 +99,19 @@ class GraphList(Batches):
 
     def batch(self, index: Tensor) -> Batch:
         """The graphs at `index` ([B] long) as one PyG Batch."""
+        index = index.to(self.node_ptr.device)
         counts = self.num_nodes[index]  # [B]
         offsets = torch.cumsum(counts, 0) - counts  # [B] first node of each graph in the batch
         edge_counts = (self.edge_ptr[1:] - self.edge_ptr[:-1])[index]
         edge_cols = ranges(self.edge_ptr[index], edge_counts)
         nodes = ranges(self.node_ptr[index], counts)
+        graph = torch.arange(len(index), device=counts.device)
         out = Batch(
             x=self.x[nodes],
             y=self.y[nodes] if self.node_level else self.y[index],
             edge_index=self.edge_index[:, edge_cols]
-            + torch.repeat_interleave(offsets, edge_counts),
-            batch=torch.repeat_interleave(torch.arange(len(index)), counts),
+            + torch.repeat_interleave(offsets, edge_counts, output_size=len(edge_cols)),
+            batch=torch.repeat_interleave(graph, counts, output_size=len(nodes)),
             ptr=torch.cat([offsets, counts.sum().reshape(1)]),
         )
         if self.edge_attr is not None:
@@ -120,11 +124,12 @@ class GraphList(Batches):
         values, pointer = self.distances()
         sizes = counts**2
         dist = values[ranges(pointer[index], sizes)]  # the batch's blocks, row-major
-        within = torch.arange(len(dist)) - torch.repeat_interleave(
-            torch.cumsum(sizes, 0) - sizes, sizes
+        total = len(dist)
+        within = torch.arange(total, device=dist.device) - torch.repeat_interleave(
+            torch.cumsum(sizes, 0) - sizes, sizes, output_size=total
         )
-        n = torch.repeat_interleave(counts, sizes)
-        shift = torch.repeat_interleave(offsets, sizes)
+        n = torch.repeat_interleave(counts, sizes, output_size=total)
+        shift = torch.repeat_interleave(offsets, sizes, output_size=total)
         sender, receiver = within // n + shift, within % n + shift
         return [
             torch.stack([sender[dist == hop], receiver[dist == hop]])

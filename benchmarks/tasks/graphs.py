@@ -79,10 +79,21 @@ class Batches:
     def batches(
         self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None
     ) -> Iterator[Batch]:
-        """Iterate over the set in batches (the last one may be smaller)."""
-        order = (
-            torch.randperm(len(self), generator=generator) if shuffle else torch.arange(len(self))
-        )
+        """Iterate over the set in batches (the last one may be smaller).
+
+        The shuffle is drawn by `generator` on the CPU, so a seed gives the same batch order on
+        every device (and a checkpoint's generator state resumes anywhere); on an accelerator the
+        order is copied there once per pass, from pinned memory, and each batch's index is a
+        slice of it on the device."""
+        device = getattr(self, "device", torch.device("cpu"))
+        if not shuffle:
+            order = torch.arange(len(self), device=device)
+        else:
+            order = torch.randperm(len(self), generator=generator)
+            if device.type == "cuda":
+                order = order.pin_memory().to(device, non_blocking=True)
+            elif device.type != "cpu":
+                order = order.to(device)
         for start in range(0, len(self), batch_size):
             yield self.batch(order[start : start + batch_size])
 
