@@ -121,6 +121,9 @@ def test_aggregates_match_hand_computation(store, capsys):
 def test_empty_store_says_so(tmp_path, capsys):
     out = rep.report("nothing", tmp_path, check_sweep=False)
     assert out["runs"].empty and "no finished runs" in capsys.readouterr().out
+    assert rep.main(["nothing", "--results-dir", str(tmp_path), "--no-check"]) == 2  # unknown
+    assert "unknown experiment 'nothing'" in capsys.readouterr().err
+    (tmp_path / "runs" / "nothing").mkdir(parents=True)  # a store without finished runs
     assert rep.main(["nothing", "--results-dir", str(tmp_path), "--no-check"]) == 1
 
 
@@ -320,7 +323,8 @@ def test_task_settings_get_their_own_panels_and_published_points(tmp_path, monke
             r |= {"task": "graph_transfer", "size/distance": distance, "metric": "mse"}
             r |= {"score_key": "test/mse", "score": mse * distance, "test/mse": mse * distance}
             del r["size/num_keys"], r["sens/ratio"], r["sens/selected"], r["sens/background"]
-            r["config"]["task"] = {"_target_": "x.T", "distance": distance, "topology": topology}
+            task = {"_target_": "x.T", "distance": distance, "topology": topology}
+            r["config"]["task"] = task | {"source_target": "published"}
             r["config_hash"] = f"{topology}{distance}"
             write_store(tmp_path, "graph_transfer", [r])
     drawn = {}

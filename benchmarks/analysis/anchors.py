@@ -289,7 +289,19 @@ def published(experiment: str, summary: pd.DataFrame, path: str | Path = ANCHORS
         & (points["score_key"] == summary["score_key"].iloc[0])
         & (points["size_key"] == size if size else points["size_key"].isna())
     )
-    return points.loc[keep, columns].reset_index(drop=True)
+    points = points.loc[keep, columns].reset_index(drop=True)
+    # A panel is named by the task settings that vary in the store; an anchor's other task
+    # conditions (e.g. the graph-transfer data's targets) are those the experiment runs.
+    shown = {
+        w.split("=")[0]
+        for s in summary.get("setting", pd.Series(dtype=str))
+        for w in str(s).split()
+    }
+    points["setting"] = [
+        " ".join(w for w in setting.split() if w.split("=")[0] in shown)
+        for setting in points["setting"]
+    ]
+    return points
 
 
 # ------------------------------------------------------------------------------------------------

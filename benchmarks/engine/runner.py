@@ -350,17 +350,13 @@ def main(
     parallel_jobs: int = 1,
     sweep: Sweep | None = None,
 ) -> dict | None:
-    """`run` with bad input reported as one line on stderr and exit status 2, and Ctrl-C as one
-    line saying what was saved, exit status 130."""
+    """`run` with bad input reported as one line on stderr and exit status 2."""
     try:
         torch.set_num_threads(num_threads(cfg.threads, parallel_jobs))
         return run(cfg, model_name, sweep)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
-    except KeyboardInterrupt:
-        print(f"interrupted: {interrupted_line(cfg)}", file=sys.stderr)
-        raise SystemExit(130) from None
 
 
 def interrupted_line(cfg: DictConfig) -> str:
