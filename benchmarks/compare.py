@@ -3,14 +3,15 @@
     python -m benchmarks.compare MODEL_A MODEL_B --experiment EXP [--results-dir results]
     python -m benchmarks.compare MODEL_A --experiment EXP      # A against every other model
 
-A model is a leaderboard row: its name, config choice and the settings that vary (e.g.
-"glstm (glstm_paper/glstm_dk16) lr=0.001"); a bare name or config choice works where it names
-one row. Per cell (task instance at one problem size): the paired difference A - B over the
-seeds both ran, its bootstrap confidence interval and a paired test, with n ("too few seeds"
-below the test's minimum). Over cells: the sign test for two models; for three or more the
-Friedman test, the Nemenyi post-hoc and a critical-difference diagram. The statistics are in
-:mod:`benchmarks.analysis.statistics`. Writes ``<results>/out/tables/compare_<EXP>_<A>[_<B>].
-{md,csv}`` and, with a Friedman test, ``<results>/out/figures/compare_<EXP>_<A>_cd.png``.
+A model is a leaderboard row: its name, config choice and the settings that vary (e.g. "glstm
+(glstm_paper/glstm_dk16) lr=0.001"); a bare name or config choice stands for each of its rows in
+turn (`glstm` with two gLSTM variants: two comparisons). Per cell (task instance at one problem
+size): the paired difference A - B over the seeds both ran, its bootstrap confidence interval and
+a paired test, with n ("too few seeds" below the test's minimum). Over cells: the sign test for
+two models; for three or more the Friedman test, the Nemenyi post-hoc and a critical-difference
+diagram. The statistics are in :mod:`benchmarks.analysis.statistics`. Writes
+``<results>/out/tables/compare_<EXP>_<A>[_<B>].{md,csv}`` and, with a Friedman test,
+``<results>/out/figures/compare_<EXP>_<A>_cd.png``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.analysis import cd_diagram
-from benchmarks.analysis.comparison import compare_cells, compare_text, over_cells, resolve_model
+from benchmarks.analysis.comparison import compare_cells, compare_text, over_cells, resolve_rows
 from benchmarks.analysis.outputs import output_dirs
 from benchmarks.analysis.rows import label_runs
 from benchmarks.analysis.runs import natural_key
@@ -46,9 +47,20 @@ def compare(
     if runs.empty:
         raise ValueError(f"no finished runs in {results_dir / 'runs' / experiment}")
     runs = label_runs(runs)
-    a = resolve_model(a, runs)
-    rows = sorted(set(runs["row"]) - {a}, key=natural_key)
-    others = [resolve_model(b, runs)] if b is not None else rows
+    named_a = resolve_rows(a, runs)
+    named_b = resolve_rows(b, runs) if b is not None else None
+    out = {}
+    for row in named_a:  # a name with several rows (two variants of a model): each in turn
+        others = [o for o in named_b if o != row] if named_b is not None else None
+        out = compare_row(runs, row, others, experiment, results_dir, test)
+    return out
+
+
+def compare_row(runs, a: str, others: list[str] | None, experiment: str, results_dir: Path, test):
+    """Compare row `a` with the rows `others` (every other row when None)."""
+    b = others
+    if others is None:
+        others = sorted(set(runs["row"]) - {a}, key=natural_key)
     if a in others or not others:
         raise ValueError(f"nothing to compare {a} with")
     compared = compare_cells(runs, a, others, test)
@@ -56,7 +68,7 @@ def compare(
     text = compare_text(experiment, a, others, compared, overall, test)
 
     tables, figures = output_dirs(results_dir)
-    name = "_".join(["compare", experiment, *(_slug(m) for m in [a, *([others[0]] if b else [])])])
+    name = "_".join(["compare", experiment, *(_slug(m) for m in [a, *(others if b else [])])])
     tables.mkdir(parents=True, exist_ok=True)
     (tables / f"{name}.md").write_text(text)
     compared.to_csv(tables / f"{name}.csv", index=False)
@@ -91,8 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         compare(args.model_a, args.model_b, args.experiment, args.results_dir, args.test)
     except ValueError as error:
-        print(f"compare: {error}")
-        return 1
+        print(f"error: compare: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

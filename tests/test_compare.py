@@ -257,7 +257,8 @@ def test_compare_against_every_other_model(store, capsys):
 
 
 def test_compare_unknown_model_says_so(store, capsys):
-    assert cmp.main(["mlp", "--experiment", "exp", "--results-dir", str(store)]) == 1
-    printed = capsys.readouterr().out.strip()
-    assert printed.startswith("compare: no model 'mlp' in these runs; models: few (x/few);")
-    assert cmp.main(["gcn", "--experiment", "none", "--results-dir", str(store)]) == 1
+    assert cmp.main(["mlp", "--experiment", "exp", "--results-dir", str(store)]) == 2
+    printed = capsys.readouterr().err.strip()
+    assert printed.startswith("error: compare: no model 'mlp' in these runs; models: few (x/few);")
+    assert len(printed.splitlines()) == 1
+    assert cmp.main(["gcn", "--experiment", "none", "--results-dir", str(store)]) == 2

@@ -14,21 +14,28 @@ from benchmarks.analysis.runs import natural_key
 from benchmarks.analysis.tables import MISSING, to_markdown
 
 
-def resolve_model(name: str, runs: pd.DataFrame) -> str:
-    """The row of `name`: a row label, or a model's name, config choice or "name (choice)"
-    that has one row. ValueError (one line, with the candidates) otherwise."""
+def resolve_rows(name: str, runs: pd.DataFrame) -> list[str]:
+    """The rows `name` names: a row label, or every row of a model's name, config choice or
+    "name (choice)" (e.g. both gLSTM variants for "glstm"). ValueError (one line, with the
+    models) when it names none."""
     rows = sorted(runs["row"].unique(), key=natural_key)
     if name in rows:
-        return name
+        return [name]
     names = runs[["model", "model_name", "row"]].astype(str)
     if "model_config" in runs:
         names["model_config"] = runs["model_config"].astype(str)
-    matches = sorted(set(names.loc[(names.drop(columns="row") == name).any(axis=1), "row"]))
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
+    matches = set(names.loc[(names.drop(columns="row") == name).any(axis=1), "row"])
+    if not matches:
+        raise ValueError(f"no model {name!r} in these runs; models: {'; '.join(rows)}")
+    return sorted(matches, key=natural_key)
+
+
+def resolve_model(name: str, runs: pd.DataFrame) -> str:
+    """The one row `name` names; ValueError (one line, with the candidates) otherwise."""
+    matches = resolve_rows(name, runs)
+    if len(matches) > 1:
         raise ValueError(f"{name!r} has several rows, name one: {'; '.join(matches)}")
-    raise ValueError(f"no model {name!r} in these runs; models: {'; '.join(rows)}")
+    return matches[0]
 
 
 def compare_cells(
