@@ -52,7 +52,9 @@ class VirtualNode(nn.Module):
             out.hop_index = [position[h] for h in batch.hop_index]
         if getattr(batch, "readout_index", None) is not None:
             out.readout_index = position[batch.readout_index]
-        out.batch = torch.repeat_interleave(torch.arange(graphs, device=x.device), counts + 1)
+        out.batch = torch.repeat_interleave(
+            torch.arange(graphs, device=x.device), counts + 1, output_size=n + graphs
+        )
         out.num_nodes = n + graphs
         embedding = getattr(batch, "edge_embedding", None)
         if embedding is not None:

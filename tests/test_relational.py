@@ -55,3 +55,24 @@ def test_relational_needs_edge_types_and_the_graphs_edges(model):
         model(3, 1, relational=True, khop=True)
     with pytest.raises(ConfigError, match="^relational: must be"):
         model(3, 1, relational="yes")
+
+
+@pytest.mark.parametrize("model", ["gcn", "gin"])
+def test_fosr_rewired_task_trains_a_relational_model(model):
+    """FoSR's added edges reach the batches as relation 1: R-GCN / R-GIN train on a rewired task
+    as the FoSR code ran them."""
+    from benchmarks.engine.runner import generate_data, prepare
+    from tests.helpers import TINY_TASKS, compose_config
+
+    cfg = compose_config(
+        ["task=ring_transfer", *TINY_TASKS["ring_transfer"], f"model={model}", "rewiring=fosr"]
+        + ["+model.relational=true"]
+    )
+    task, net, num_layers, _ = prepare(cfg)
+    batch = generate_data(task, 0, num_layers)["train"].batch(torch.arange(2))
+    added = int(batch.edge_type.sum())
+    assert batch.edge_type.shape == (batch.edge_index.size(1),) and added > 0
+    assert added == 2 * int(task.topology.edge_type.sum())  # two graphs
+    loss = task.loss(net(batch), batch)
+    loss.backward()
+    assert torch.isfinite(loss)

@@ -164,6 +164,9 @@ class GraphSet(Batches):
                 readout_index=offsets + topo.readout,
                 offsets=offsets,
             )
+            edge_type = getattr(topo, "edge_type", None)  # a rewired topology's (FoSR)
+            if edge_type is not None:
+                self._cache[size]["edge_type"] = edge_type.repeat(size)
             if self.device.type != "cpu":
                 self._cache[size] = {
                     k: [t.to(self.device) for t in v] if isinstance(v, list) else v.to(self.device)
@@ -189,6 +192,8 @@ class GraphSet(Batches):
             readout_index=s["readout_index"],
         )
         out.hop_index = s["hop_index"]
+        if "edge_type" in s:
+            out.edge_type = s["edge_type"]
         out.topology_key = f"{self.topology.key}/{len(index)}"
         for name, local in self.node_fields.items():
             out[name] = s["offsets"] + local[index]
