@@ -152,8 +152,8 @@ def test_published_settings_reach_the_runs():
 
 @pytest.mark.parametrize("experiment", PAPER)
 def test_weight_decay_as_published(experiment):
-    """Every public config trains without weight decay (Alon & Yahav, the gLSTM paper, SWAN, LRGB) except GPP's, A-DGN's
-    and gLSTM's 1e-6 (A-DGN's graph_prop_pred)."""
+    """Every public config trains without weight decay (Alon & Yahav, the gLSTM paper, SWAN,
+    LRGB) except GPP's, A-DGN's and gLSTM's 1e-6 (A-DGN's graph_prop_pred)."""
     published = 1e-6 if experiment.startswith("gpp") else 0.0
     for job in one_factor_jobs(compose_sweep(experiment))[:3]:
         assert job_config(experiment, job).train.weight_decay == published

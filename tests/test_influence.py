@@ -13,8 +13,8 @@ from torch_geometric.data import Data
 from torch_geometric.nn import SimpleConv
 from torch_geometric.utils import total_influence
 
+from benchmarks.engine.network import Network
 from benchmarks.engine.runner import prepare, run
-from benchmarks.engine.train import Network
 from benchmarks.measure import remeasure
 from benchmarks.metrics.influence import hop_influence, influence_range, range_summary
 from benchmarks.metrics.sensitivity import measure_sensitivity

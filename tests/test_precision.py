@@ -1,4 +1,4 @@
-"""Mixed precision follows one policy for every model (benchmarks.engine.train.autocast): under
+"""Mixed precision follows one policy for every model (benchmarks.engine.precision.autocast): under
 bf16, message sums and recurrent cells run in float32, dense maps in bfloat16, and the loss and
 metrics in float32."""
 
@@ -6,8 +6,9 @@ import pytest
 import torch
 from torch_geometric.nn import MessagePassing
 
+from benchmarks.engine.precision import FLOAT32_CELLS, autocast
 from benchmarks.engine.runner import prepare, run
-from benchmarks.engine.train import FLOAT32_CELLS, autocast, evaluate
+from benchmarks.engine.train import evaluate
 from tests.helpers import TINY_TASKS, compose_config
 
 MODELS = ["gcn", "gin", "gat", "ggnn", "lstm", "slstm", "gps", "glstm"]

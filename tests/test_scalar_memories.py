@@ -55,7 +55,8 @@ def read_out(layer, x: torch.Tensor, h: torch.Tensor, heads: int) -> torch.Tenso
 
 
 def slstm_by_hand(model: GraphSLSTM, x: torch.Tensor, gates: dict) -> torch.Tensor:
-    """The unstabilised sLSTM recursion (Beck et al., xLSTM, 2024), one node, head and unit at a time."""
+    """The unstabilised sLSTM recursion (Beck et al., xLSTM, 2024), one node, head and unit at a
+    time."""
     sigmoid = lambda t: 1 / (1 + math.exp(-t))  # noqa: E731
     input_gate = {"exp": math.exp, "sigmoid": sigmoid, "none": lambda t: 1.0}
     forget_gate = {"sigmoid": sigmoid, "exp": math.exp, "none": lambda t: 1.0}

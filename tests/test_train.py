@@ -20,19 +20,11 @@ from torch import nn
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 from torch_geometric.nn import GCNConv
 
+from benchmarks.engine.network import Network
 from benchmarks.engine.preemption import DeferredSignal
-from benchmarks.engine.train import (
-    Interrupted,
-    Network,
-    Selection,
-    Staleness,
-    TrainingState,
-    evaluate,
-    fit,
-    make_optimizer,
-    make_scheduler,
-    train_epoch,
-)
+from benchmarks.engine.schedule import make_optimizer, make_scheduler
+from benchmarks.engine.selection import Selection, Staleness
+from benchmarks.engine.train import Interrupted, TrainingState, evaluate, fit, train_epoch
 from benchmarks.tasks import NAR
 from benchmarks.tasks.base import Meter
 from tests.helpers import CONF

@@ -25,12 +25,13 @@ from benchmarks.engine import provenance
 from benchmarks.engine.budget import width_for_budget
 from benchmarks.engine.config import validate
 from benchmarks.engine.measurements import Measurements, measure
+from benchmarks.engine.network import Network
 from benchmarks.engine.peak_memory import PeakMemory
 from benchmarks.engine.preemption import DeferredSignal
 from benchmarks.engine.results import RunResult, Sweep
 from benchmarks.engine.run_logger import NullLogger, make_logger, stored_run_id
 from benchmarks.engine.store import RunDir, config_hash, identity
-from benchmarks.engine.train import FitResult, Network, fit
+from benchmarks.engine.train import FitResult, fit
 from benchmarks.tasks import GraphSet, Task
 
 

@@ -18,9 +18,10 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from benchmarks.engine.network import Network
 from benchmarks.engine.results import RunResult, read_result
 from benchmarks.engine.runner import generate_data, prepare
-from benchmarks.engine.train import Network, evaluate
+from benchmarks.engine.train import evaluate
 from benchmarks.tasks import GraphSet, Task
 
 

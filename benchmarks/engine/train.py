@@ -19,10 +19,8 @@ evaluate and select (:meth:`TrainingState.end_epoch`), checkpoint (the state's `
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import itertools
-import math
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -32,129 +30,15 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 from torch.optim.lr_scheduler import LambdaLR, ReduceLROnPlateau
-from torch_geometric.nn import MessagePassing
 from tqdm.auto import tqdm
 
+from benchmarks.engine.network import Network
+from benchmarks.engine.precision import autocast
 from benchmarks.engine.provenance import now
+from benchmarks.engine.schedule import make_optimizer, make_scheduler
+from benchmarks.engine.selection import Selection, Staleness
 from benchmarks.tasks import GraphSet, Task
 from benchmarks.tasks.base import Meter
-from glstm.slstm import SLSTMCell
-
-
-class Network(nn.Module):
-    """encoder -> model -> readout: batch -> predictions ([B, out] per graph or [N, out] per
-    node, as the readout says with `per_node`).
-
-    `forward(batch, x)` takes the encoded node states x [N, dim] directly when given, so that
-    metrics can differentiate with respect to them. With an edge encoder, the model finds the
-    encoded edge features in `batch.edge_embedding` [E, dim]. `width` records the node width
-    d the parts were built with. With `virtual_node` (baselines.virtual_node.VirtualNode) the
-    model runs on the batch plus one virtual node per graph, and the readout sees the graph's
-    own nodes.
-    """
-
-    def __init__(
-        self,
-        encoder: nn.Module,
-        model: nn.Module,
-        readout: nn.Module,
-        edge_encoder: nn.Module | None = None,
-        width: int | None = None,
-        virtual_node: nn.Module | None = None,
-    ):
-        super().__init__()
-        self.encoder, self.model, self.readout = encoder, model, readout
-        self.edge_encoder, self.width, self.virtual_node = edge_encoder, width, virtual_node
-        float32_under_autocast(self)
-
-    def forward(self, batch, x: Tensor | None = None) -> Tensor:
-        x = self.encoder(batch) if x is None else x  # [N, dim]
-        if self.edge_encoder is not None:
-            batch.edge_embedding = self.edge_encoder(batch)  # [E, dim]
-        if self.virtual_node is None:
-            return self.readout(self.model(x, batch), batch)
-        x, graph, position = self.virtual_node(x, batch)  # [N + B, dim]
-        return self.readout(self.model(x, graph)[position], batch)
-
-    def graph_outputs(self, batch, x: Tensor | None = None) -> Tensor:
-        """[B, out]: the predictions, at each graph's readout node for per-node readouts."""
-        y = self(batch, x)
-        return y[batch.readout_index] if self.readout.per_node else y
-
-
-AMP_DTYPES = {"bf16": torch.bfloat16}
-
-
-def autocast(device: torch.device, amp: str | None):
-    """The forward passes' precision: float32, or with `amp` ("bf16") mixed precision under one
-    policy for every model, on every device:
-
-    - bfloat16: the dense maps, i.e. what torch's autocast lowers (linear layers and MLPs,
-      projections, attention among a graph's nodes);
-    - float32: every neighbourhood aggregation and every state carried from layer to layer,
-      that is a PyG ``MessagePassing.propagate`` (messages, their sum and the update), gLSTM's
-      sparse products (:mod:`glstm.sparse`, hence its matrix memory) and every recurrent cell
-      (torch's ``LSTMCell`` / ``GRUCell`` / ``LSTM`` / ``GRU``, graph sLSTM's cell). These run
-      with autocast off and their floating inputs cast to float32 (:func:`float32_under_autocast`,
-      which :class:`Network` installs), since CUDA's autocast would run the cells in bfloat16
-      and leaves sums in their inputs' precision;
-    - float32: the loss and the metrics, computed outside autocast on the predictions cast to
-      float32 (:func:`train_epoch`, :func:`evaluate`).
-    """
-    if amp is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=AMP_DTYPES[amp])
-
-
-FLOAT32_CELLS = (nn.RNNCellBase, nn.RNNBase, SLSTMCell)
-_AUTOCAST_OFF: list[str | None] = []  # per float32 call in progress: the device type turned off
-
-
-def _float32(value):
-    """`value` with its half-precision tensors (inside tuples, lists and dicts too) as float32."""
-    if isinstance(value, Tensor):
-        return value.float() if value.dtype in (torch.bfloat16, torch.float16) else value
-    if isinstance(value, tuple | list):
-        return type(value)(_float32(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _float32(v) for k, v in value.items()}
-    return value
-
-
-def _enter_float32(module, *inputs):
-    """A pre-hook: autocast off for the call (where it is on), its inputs cast to float32."""
-    device_type = next((d for d in ("cuda", "cpu") if torch.is_autocast_enabled(d)), None)
-    _AUTOCAST_OFF.append(device_type)
-    if device_type is None:
-        return None
-    torch.set_autocast_enabled(device_type, False)
-    return _float32(inputs if len(inputs) > 1 else inputs[0])
-
-
-def _exit_float32(module, inputs, output):
-    """The matching hook after the call: autocast back on where the pre-hook turned it off."""
-    device_type = _AUTOCAST_OFF.pop() if _AUTOCAST_OFF else None
-    if device_type is not None:
-        torch.set_autocast_enabled(device_type, True)
-
-
-def float32_under_autocast(net: nn.Module) -> nn.Module:
-    """Install :func:`autocast`'s float32 islands on `net`'s modules (once each): around each
-    PyG layer's ``propagate`` and each recurrent cell's ``forward``. Without autocast they do
-    nothing."""
-    for module in net.modules():
-        if getattr(module, "_float32_under_autocast", False):
-            continue
-        if isinstance(module, MessagePassing):
-            module.register_propagate_forward_pre_hook(_enter_float32)
-            module.register_propagate_forward_hook(_exit_float32)
-        elif isinstance(module, FLOAT32_CELLS):
-            module.register_forward_pre_hook(_enter_float32, with_kwargs=True)
-            module.register_forward_hook(_exit_float32, always_call=True)
-        else:
-            continue
-        module._float32_under_autocast = True
-    return net
 
 
 @torch.no_grad()
@@ -184,100 +68,6 @@ def chunks(items: Iterable, size: int) -> Iterator[list]:
     items = iter(items)
     while chunk := list(itertools.islice(items, size)):
         yield chunk
-
-
-def make_optimizer(net: nn.Module, cfg) -> torch.optim.Optimizer:
-    optimizers = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}
-    return optimizers[cfg.optimizer](net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-
-
-def make_scheduler(optimizer, cfg, higher_is_better: bool, steps_per_epoch: int):
-    """The learning-rate schedule: cosine, plateau or none.
-
-    cosine steps once per optimizer step s = 0, 1, ..., with W = warmup_epochs * steps_per_epoch
-    and T = max_epochs * steps_per_epoch:
-
-    .. math::
-        \\mathrm{lr}_s = \\mathrm{lr} \\cdot \\begin{cases}
-            (s + 1) / W & s < W \\\\
-            \\tfrac12 \\left(1 + \\cos(\\pi (s - W) / (T - W))\\right) & s \\ge W
-        \\end{cases}
-
-    so the first step uses lr / W, the last warm-up step lr, and the last step nearly 0.
-
-    plateau steps once per evaluation round: the LR is multiplied by `plateau_factor` (not below
-    `min_lr`) after `plateau_patience` rounds in which the monitored value has not beaten its
-    reference by more than `plateau_threshold` (null: `min_delta`), absolute or, with
-    `plateau_threshold_mode: rel`, relative (best * (1 -+ threshold)). `plateau_monitor`: select
-    watches the selection metric (its direction), loss the loss of the selection split (min), as
-    GraphGPS-style codes step on the validation loss.
-    """
-    if cfg.scheduler == "cosine":
-        # Per step rather than per epoch (the published protocols leave it open): the warm-up then
-        # starts near 0 instead of at lr / warmup_epochs, and with W = 0 the first step of each
-        # epoch gets exactly the per-epoch value 0.5 (1 + cos(pi epoch / max_epochs)).
-        warmup = cfg.warmup_epochs * steps_per_epoch
-        total = cfg.max_epochs * steps_per_epoch
-
-        def factor(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / warmup
-            return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
-
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-    if cfg.scheduler == "plateau":
-        on_loss = cfg.get("plateau_monitor", "select") == "loss"
-        threshold = cfg.get("plateau_threshold", None)
-        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer,
-            mode="max" if higher_is_better and not on_loss else "min",
-            factor=cfg.plateau_factor,
-            patience=cfg.plateau_patience,
-            threshold=cfg.min_delta if threshold is None else threshold,
-            threshold_mode=cfg.get("plateau_threshold_mode", "abs"),
-            min_lr=cfg.get("min_lr", 0.0),
-        )
-        scheduler.monitors_loss = on_loss  # end_epoch steps it on "<split>/loss"
-        return scheduler
-    return None
-
-
-@dataclass
-class Selection:
-    """The selected epoch: the last epoch with the best monitored value (a tie moves it later)."""
-
-    higher_is_better: bool
-    best: float | None = None
-    epoch: int = 0
-    row: dict = field(default_factory=dict)
-
-    def update(self, value: float, row: dict) -> bool:
-        """Consider one epoch's history row; returns whether the selection moved to it."""
-        sign = 1.0 if self.higher_is_better else -1.0
-        if self.best is None or sign * (value - self.best) >= 0:
-            self.best, self.epoch, self.row = value, row["epoch"], row
-            return True
-        return False
-
-
-@dataclass
-class Staleness:
-    """Alon & Yahav's stopping rule: `rounds` counts the evaluation rounds since the monitored
-    value last beat `reference` by more than `min_delta`. The reference moves only on such a
-    gain, so a run that creeps up by less than min_delta per round still goes stale, and one
-    whose small gains add up to more than min_delta does not."""
-
-    higher_is_better: bool
-    min_delta: float
-    reference: float | None = None
-    rounds: int = 0
-
-    def update(self, value: float) -> None:
-        sign = 1.0 if self.higher_is_better else -1.0
-        if self.reference is None or sign * (value - self.reference) > self.min_delta:
-            self.reference, self.rounds = value, 0
-        else:
-            self.rounds += 1
 
 
 class Interrupted(Exception):

@@ -1,4 +1,5 @@
-"""Over-squashing measurements (docs/measurements.md): capacity in bits, Jacobian sensitivity, range.
+"""Over-squashing measurements: capacity in bits, Jacobian sensitivity, range
+(docs/measurements.md).
 
 - :mod:`benchmarks.metrics.capacity`: I(a), stored bits, capacity threshold, peak stored bits.
 - :mod:`benchmarks.metrics.sensitivity`: batched readout Jacobians, their per-node L1 norms, the
