@@ -185,15 +185,17 @@ def test_ranks_match_hand_computation(store, capsys):
     ]
     mine = table.loc["residualgcn (mine)"]
     assert mine["graph_transfer ring d=5"] == "–" and mine["graph_transfer line d=5"] == "–"
-    assert mine["nar N=8"] == "0.750 [=2.5]?" and mine["mean rank"] == "3.25"
-    assert table.loc["glstm (x/glstm)", "graph_transfer ring d=5"] == "0.0625 [1]"
-    assert table.loc["gcn (x/gcn)", "graph_transfer line d=5"] == "0.5"  # alone: no rank
+    assert mine["nar N=8"] == "0.750 ± 0.354 (2) [=2.5]?"  # std of 0.5, 1.0: sqrt(0.125)
+    assert mine["mean rank"] == "3.25"
+    assert table.loc["glstm (x/glstm)", "graph_transfer ring d=5"] == "0.0625 (1) [1]"
+    assert table.loc["gcn (x/gcn)", "graph_transfer line d=5"] == "0.5 (1)"  # alone: no rank
 
     tables, figures = store / "out" / "tables", store / "out" / "figures"
     md = (tables / "leaderboard.md").read_text()
     assert md.split("\n\n")[0] in capsys.readouterr().out  # the table is printed
     assert (
-        "| residualgcn (mine) | 3.25 | 2/4 | 500 | 3 | – | – | 0.750 [=2.5]? | 0.250 [4]? |" in md
+        "| residualgcn (mine) | 3.25 | 2/4 | 500 | 3 | – | – | 0.750 ± 0.354 (2) [=2.5]? "
+        "| 0.250 (1) [4]? |" in md
     )
     assert "graph_transfer: test/mse (MSE, lower is better)" in md
     assert "over the 2 task instances that all 4 models" in md
@@ -293,7 +295,8 @@ def test_three_way_tie_for_first_ranks_two_each(tmp_path):
     }
     assert cells["tie"].sum() == 3
     column = out["table"].set_index("model")["nar N=8"]
-    assert column["gin (x/gin)"] == "0.750 [=2]?" and column["residualgcn (mine)"] == "0.500 [4]?"
+    assert column["gin (x/gin)"] == "0.750 (1) [=2]?"
+    assert column["residualgcn (mine)"] == "0.500 (1) [4]?"
 
 
 def test_a_model_that_ran_one_task_does_not_top_the_board(tmp_path):

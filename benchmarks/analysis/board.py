@@ -31,8 +31,10 @@ def rank_text(rank: float, tie: bool) -> str:
 
 
 def cell_text(row: pd.Series) -> str:
-    """ "score [rank]" plus * (differs from the column's best) or ? (too few seeds to test)."""
-    text = score_text(row["mean"], row["metric"])
+    """ "mean ± std (n) [rank]" (no std for one seed) plus * (differs from the column's best) or
+    ? (too few seeds to test)."""
+    spread = "" if pd.isna(row.get("std")) else f" ± {score_text(row['std'], row['metric'])}"
+    text = f"{score_text(row['mean'], row['metric'])}{spread} ({int(row['n'])})"
     if pd.isna(row["rank"]):
         return text
     mark = {"significant": SIGNIFICANT, st.TOO_FEW: TOO_FEW}.get(row.get("vs_best"), "")
@@ -67,8 +69,8 @@ def caption(cells: pd.DataFrame, block: Summary | None, test: str = "t") -> str:
         for r in per_task.itertuples()
     )
     text = (
-        "Leaderboard: per task instance, the mean score over seeds under the task's protocol and "
-        "[its rank] among the models run on it, only where at least two models ran it "
+        "Leaderboard: per task instance, the mean score over seeds under the task's protocol ± "
+        "its std over seeds (ddof = 1; none for one seed), (n) seeds, and [its rank] among the models run on it, only where at least two models ran it "
         "(1 = best; =r: a tie, sharing the average of the tied ranks; no rank: the only model; "
         f"{MISSING}: not run). Rows split by every setting that differs except the seeds. "
         f"{SIGNIFICANT}: differs from the column's best ({st.TESTS[test]} over the seeds both "
