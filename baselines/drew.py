@@ -151,11 +151,9 @@ class DRewGCN(ConvStack):
             if hasattr(module, "reset_parameters"):
                 module.reset_parameters()
 
-    def aggregate(self, layer: int, states: list[Tensor], batch) -> Tensor:
-        """sum_k GCNConv_{l,k}(x^{(l - 1 - tau(k))}, N_k) for layer `layer` (1-based) -> [N, d]."""
-        convs = self.convs[layer - 1]
-        if self.last_layer_fa and layer == self.num_layers:
-            return convs[0](states[-1], fully_adjacent_edges(batch))
+    @staticmethod
+    def hop_sets(layer: int, batch) -> list[Tensor]:
+        """The batch's hop sets (pairs at distance 1, 2, ...), at least `layer` of them."""
         hop_index = batch.hop_index
         require(
             layer <= len(hop_index),
@@ -163,6 +161,14 @@ class DRewGCN(ConvStack):
             f"DRew layer {layer} needs pairs at distance {layer}, "
             f"the batch has {len(hop_index)} hop sets",
         )
+        return hop_index
+
+    def aggregate(self, layer: int, states: list[Tensor], batch) -> Tensor:
+        """sum_k GCNConv_{l,k}(x^{(l - 1 - tau(k))}, N_k) for layer `layer` (1-based) -> [N, d]."""
+        convs = self.convs[layer - 1]
+        if self.last_layer_fa and layer == self.num_layers:
+            return convs[0](states[-1], fully_adjacent_edges(batch))
+        hop_index = self.hop_sets(layer, batch)
         return sum(
             conv(states[layer - 1 - self.delay(hop)], hop_index[hop - 1])
             for hop, conv in enumerate(convs, start=1)
@@ -174,13 +180,7 @@ class DRewGCN(ConvStack):
         if self.last_layer_fa and layer == self.num_layers:
             pairs = [(1, fully_adjacent_edges(batch))]
         else:
-            hop_index = batch.hop_index
-            require(
-                layer <= len(hop_index),
-                "num_layers",
-                f"DRew layer {layer} needs pairs at distance {layer}, "
-                f"the batch has {len(hop_index)} hop sets",
-            )
+            hop_index = self.hop_sets(layer, batch)
             pairs = [(hop, hop_index[hop - 1]) for hop in range(1, layer + 1)]
         x = states[-1]
         total = torch.zeros_like(x)

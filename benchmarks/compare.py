@@ -16,14 +16,13 @@ diagram. The statistics are in :mod:`benchmarks.analysis.statistics`. Writes
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from pathlib import Path
 
 from benchmarks.analysis import cd_diagram
 from benchmarks.analysis.comparison import compare_cells, compare_text, over_cells, resolve_rows
-from benchmarks.analysis.outputs import output_dirs
+from benchmarks.analysis.outputs import add_test, output_dirs, tool_parser
 from benchmarks.analysis.rows import label_runs
 from benchmarks.analysis.runs import natural_key
 from benchmarks.analysis.scope import load_store
@@ -86,18 +85,13 @@ def compare_row(runs, a: str, others: list[str] | None, experiment: str, results
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.compare", description=__doc__.split("\n")[0]
-    )
+    parser = tool_parser("benchmarks.compare", __doc__)
     parser.add_argument("model_a", metavar="MODEL_A")
     parser.add_argument("model_b", metavar="MODEL_B", nargs="?", help="default: every other model")
     parser.add_argument("--experiment", required=True, help="the store, e.g. nar_capacity")
     parser.add_argument("--results-dir", default="results", help="the store's root")
-    parser.add_argument(
-        "--test",
-        choices=["t", "wilcoxon"],
-        default="t",
-        help="paired test per cell: t (paired t-test, n >= 3) or wilcoxon (signed-rank, n >= 6)",
+    add_test(
+        parser, "paired test per cell: t (paired t-test, n >= 3) or wilcoxon (signed-rank, n >= 6)"
     )
     args = parser.parse_args(argv)
     try:

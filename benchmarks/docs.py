@@ -17,11 +17,11 @@ paths are listed). Exit status 2 when a page has a block no generator fills.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks.analysis.outputs import tool_parser
 from benchmarks.analysis.pages import FIGURES, block_names, render
 from benchmarks.core.errors import ConfigError
 
@@ -52,9 +52,7 @@ def differs(root: Path, path: str, content: str | bytes | None) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.docs", description=__doc__.split("\n")[0]
-    )
+    parser = tool_parser("benchmarks.docs", __doc__)
     parser.add_argument(
         "--reference",
         type=Path,

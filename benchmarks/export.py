@@ -19,11 +19,11 @@ status 1 when that happens to every EXPERIMENT.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
+from benchmarks.analysis.outputs import add_override, tool_parser
 from benchmarks.analysis.runs import REFERENCE, read_store
 from benchmarks.analysis.sweeps import select_runs
 from benchmarks.engine.results import RunResult
@@ -63,18 +63,10 @@ def export(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.export", description=__doc__.split("\n")[0]
-    )
+    parser = tool_parser("benchmarks.export", __doc__)
     parser.add_argument("experiments", nargs="+", metavar="EXPERIMENT", help="e.g. gpp_quick")
     parser.add_argument("--results-dir", default="results", help="the store (default: results)")
-    parser.add_argument(
-        "--override",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="an override the sweeps were run with (repeatable), to find their runs",
-    )
+    add_override(parser, "an override the sweeps were run with (repeatable), to find their runs")
     parser.add_argument(
         "--out", default="results/reference", help="the reference folder (default: %(default)s)"
     )

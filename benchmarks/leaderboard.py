@@ -18,14 +18,13 @@ the Markdown. An empty selection prints one line and exits with status 1.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 from benchmarks.analysis import cd_diagram
 from benchmarks.analysis.board import caption, wide_table
 from benchmarks.analysis.heatmap import heatmap
-from benchmarks.analysis.outputs import output_dirs
+from benchmarks.analysis.outputs import add_test, output_dirs, tool_parser
 from benchmarks.analysis.ranking import (
     against_best,
     cell_table,
@@ -91,9 +90,7 @@ def leaderboard(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.leaderboard", description=__doc__.split("\n")[0]
-    )
+    parser = tool_parser("benchmarks.leaderboard", __doc__)
     parser.add_argument("--results-dir", default="results", help="the store's root")
     parser.add_argument(
         "--experiments",
@@ -105,12 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--conf-dir", default=str(CONF_DIR), help="the config folder that lists the experiments"
     )
-    parser.add_argument(
-        "--test",
-        choices=["t", "wilcoxon"],
-        default="t",
-        help="paired test against each column's best: t (n >= 3) or wilcoxon (n >= 6)",
-    )
+    add_test(parser, "paired test against each column's best: t (n >= 3) or wilcoxon (n >= 6)")
     args = parser.parse_args(argv)
     out = leaderboard(args.results_dir, args.experiments, args.name, args.conf_dir, args.test)
     return 0 if "cells" in out else 1

@@ -40,3 +40,28 @@ def write_store(root, experiment: str, results: list[dict]):
         path.mkdir(parents=True)
         (path / "result.json").write_text(json.dumps(r))
     return root
+
+
+def tree_run(model: str, depth: int, seed: int, score: float, **fields) -> dict:
+    """A Tree-NeighborsMatch run of `model` (``alon_yahav/<model>``, ``baselines.<MODEL>``) at
+    `depth` with data, model and run seed `seed`, `score` its best training accuracy; `fields`
+    added or replacing."""
+    return {
+        "config_hash": f"{model}-{depth}-{seed}",
+        "task": "tree_neighbors_match",
+        "model": model,
+        "model_config": f"alon_yahav/{model}",
+        "size/depth": depth,
+        "select": "best_train",
+        "score_key": "train/acc",
+        "score": score,
+        "train/acc": score,
+        "seed": seed,
+        "data_seed": seed,
+        "model_seed": seed,
+        "config": {
+            "task": {"depth": depth},
+            "model": {"_target_": f"baselines.{model.upper()}", "last_layer_fa": False},
+            "seed": seed,
+        },
+    } | fields

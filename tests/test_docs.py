@@ -12,7 +12,7 @@ from benchmarks import docs
 from benchmarks.analysis import pages
 from benchmarks.engine.results import RunResult
 from benchmarks.export import reference_line
-from tests.synthetic_store import complete
+from tests.synthetic_store import complete, tree_run
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "results" / "reference"
@@ -26,33 +26,21 @@ SCORES = {  # model -> best training accuracy at depth 2 and 3, seeds 0 and 1
 
 def tree_line(model: str, depth: int, seed: int, score: float) -> str:
     flat = complete(
-        {
-            "config_hash": f"{model}{depth}{seed}",
-            "task": "tree_neighbors_match",
-            "model": model,
-            "model_config": f"alon_yahav/{model}",
-            "size/depth": depth,
-            "select": "best_train",
-            "score_key": "train/acc",
-            "score": score,
-            "train/acc": score,
-            "seed": seed,
-            "data_seed": seed,
-            "model_seed": seed,
-            "wall_time_s": 30.0 * depth,
-            "config": {
-                "task": {"depth": depth},
-                "model": {"_target_": f"baselines.{model.upper()}", "last_layer_fa": False},
-                "seed": seed,
-            },
-            "provenance": {
+        tree_run(
+            model,
+            depth,
+            seed,
+            score,
+            config_hash=f"{model}{depth}{seed}",
+            wall_time_s=30.0 * depth,
+            provenance={
                 "git_commit": "abcdef0123456789",
                 "git_dirty": False,
                 "cpu": "Test CPU",
                 "cpu_cores": 2,
                 "finished": f"2026-02-0{depth}T1{seed}:00:00+00:00",
             },
-        },
+        ),
         QUICK,
     )
     return reference_line(RunResult.from_dict(flat))

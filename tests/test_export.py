@@ -11,39 +11,26 @@ from benchmarks import leaderboard as lb
 from benchmarks.analysis.runs import has_runs, load_runs, read_store, store_names
 from benchmarks.analysis.sweeps import sweep_jobs
 from benchmarks.engine.results import RunResult, read_results
-from tests.synthetic_store import complete, write_store
+from tests.synthetic_store import complete, tree_run, write_store
 
 EXPERIMENT = "tree_neighbors_match_quick"
 MODELS = {"alon_yahav/gcn": "gcn", "alon_yahav/gin": "gin", "alon_yahav/gat": "gat"}
 
 
 def tree_result(choice: str, depth: int, seed: int, score: float, overrides=None) -> dict:
-    model = MODELS.get(choice, choice)
-    return {
-        "config_hash": f"{model}-{depth}-{seed}",
-        "task": "tree_neighbors_match",
-        "model": model,
-        "model_config": choice,
-        "size/depth": depth,
-        "select": "best_train",
-        "score_key": "train/acc",
-        "score": score,
-        "train/acc": score,
-        "seed": seed,
-        "data_seed": seed,
-        "model_seed": seed,
-        "wall_time_s": 60.0 * depth,
-        "config": {
-            "task": {"depth": depth},
-            "model": {"_target_": f"baselines.{model.upper()}", "last_layer_fa": False},
-            "seed": seed,
-        },
-        "sweep": {
+    return tree_run(
+        MODELS.get(choice, choice),
+        depth,
+        seed,
+        score,
+        model_config=choice,
+        wall_time_s=60.0 * depth,
+        sweep={
             "experiment": EXPERIMENT,
             "choices": {"model": choice},
             "overrides": overrides or [f"model={choice}", f"task.depth={depth}", f"seed={seed}"],
         },
-        "provenance": {
+        provenance={
             "git_commit": "0123456789abcdef",
             "git_dirty": False,
             "host": "my-laptop",
@@ -51,7 +38,7 @@ def tree_result(choice: str, depth: int, seed: int, score: float, overrides=None
             "cpu_cores": 2,
             "finished": f"2026-01-0{depth}T10:00:00+00:00",
         },
-    }
+    )
 
 
 @pytest.fixture

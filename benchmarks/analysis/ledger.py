@@ -92,6 +92,16 @@ def verify_summary(
     anchors = [a for a in load_anchors(anchors_file)[0] if a.applies_to(experiment)]
     claims = [c for c in load_claims(anchors_file) if c.applies_to(experiment)]
     runs, _ = select_runs(experiment, results_dir, [], check_sweep)
+    _, _, text, all_within = verdicts(runs, anchors, claims)
+    return text, all_within
+
+
+def verdicts(runs: pd.DataFrame, anchors: list, claims: list):
+    """(cells, claim checks, text, all within) of `runs` against `anchors` and `claims`: the
+    comparison table and the claims' checks (None without anchors, claims), the summary ("k of n
+    cells within (n = s seeds)", "k of n claim checks hold") and whether every finished cell is
+    within and every finished check holds (False with nothing finished)."""
+    table = checked = None
     parts, ok, done = [], True, 0
     if anchors:
         table = compare(runs, anchors)
@@ -113,7 +123,7 @@ def verify_summary(
             parts.append(f"{holds} of {len(finished)} claim checks hold")
             ok &= holds == len(finished)
             done += len(finished)
-    return "; ".join(parts), bool(done) and ok
+    return table, checked, "; ".join(parts), bool(done) and ok
 
 
 def anchor_summary(experiment: str, anchors_file=ANCHORS) -> str:

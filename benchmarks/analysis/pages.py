@@ -32,18 +32,11 @@ import pandas as pd
 
 from benchmarks.analysis import board, cd_diagram, ranking, rows
 from benchmarks.analysis.anchors import ANCHORS, QUICK, load_anchors, load_claims
-from benchmarks.analysis.ledger import FIDELITY, experiment_names, ledger, to_text
+from benchmarks.analysis.ledger import FIDELITY, experiment_names, ledger, to_text, verdicts
 from benchmarks.analysis.runs import REFERENCE, add_variants, flatten_results
 from benchmarks.analysis.summary import capacity, summarise
 from benchmarks.analysis.tables import to_markdown, wide_table
-from benchmarks.analysis.verification import (
-    compare,
-    display,
-    evaluate_claims,
-    failures,
-    footer,
-    header,
-)
+from benchmarks.analysis.verification import display, footer, header
 from benchmarks.engine.config import CONF_DIR
 from benchmarks.engine.results import RunResult, read_results
 
@@ -203,36 +196,14 @@ def verification(
 ) -> Verification:
     """Compare `experiment`'s reference runs with its anchors and claims (of every experiment:
     :func:`load_anchors`, :func:`load_claims`), summarised as the ledger summarises a store
-    ("k of n cells within (n = s seeds)", "k of n claim checks hold")."""
+    (:func:`benchmarks.analysis.ledger.verdicts`)."""
     anchors = [a for a in anchors if a.applies_to(experiment)]
     claims = [c for c in claims if c.applies_to(experiment)]
     out = Verification(anchors, claims)
     runs = reference.runs(experiment)
     if runs.empty or not (anchors or claims):
         return out
-    parts, ok, done = [], True, 0
-    if anchors:
-        out.table = compare(runs, anchors)
-        finished_cells = out.table[out.table["verdict"] != "not run"]
-        if len(finished_cells):
-            within = int((finished_cells["verdict"] == "within").sum())
-            seeds = finished_cells["n"].astype(int)
-            span = (
-                f"{seeds.min()}" if seeds.min() == seeds.max() else f"{seeds.min()}-{seeds.max()}"
-            )
-            parts.append(f"{within} of {len(finished_cells)} cells within (n = {span} seeds)")
-            ok &= failures(finished_cells).empty
-            done += len(finished_cells)
-    if claims:
-        out.checked = evaluate_claims(runs, claims)
-        finished_checks = out.checked[out.checked["verdict"] != "not run"]
-        if len(finished_checks):
-            holds = int((finished_checks["verdict"] == "holds").sum())
-            parts.append(f"{holds} of {len(finished_checks)} claim checks hold")
-            ok &= holds == len(finished_checks)
-            done += len(finished_checks)
-    out.summary = "; ".join(parts)
-    out.all_within = bool(done) and ok
+    out.table, out.checked, out.summary, out.all_within = verdicts(runs, anchors, claims)
     return out
 
 

@@ -25,7 +25,7 @@ import pandas as pd
 from benchmarks.analysis import statistics as st
 from benchmarks.analysis.rows import SEEDS
 from benchmarks.analysis.runs import natural_key
-from benchmarks.analysis.summary import DDOF
+from benchmarks.analysis.summary import SCORE_STATS
 
 
 def cell_table(runs: pd.DataFrame) -> pd.DataFrame:
@@ -41,9 +41,7 @@ def cell_table(runs: pd.DataFrame) -> pd.DataFrame:
             metric=("metric", "first"),
             score_key=("score_key", "first"),
             higher_is_better=("higher_is_better", "first"),
-            mean=("score", "mean"),
-            std=("score", lambda s: s.std(ddof=DDOF)),
-            n=("score", "size"),
+            **SCORE_STATS,
         )
         .reset_index()
     )

@@ -11,6 +11,12 @@ import pandas as pd
 from benchmarks.analysis.runs import natural_key, size_column, varied_settings
 
 DDOF = 1  # sample standard deviation over seeds
+# Named aggregations of a group's runs: mean, std (ddof = 1) and number of the score.
+SCORE_STATS = {
+    "mean": ("score", "mean"),
+    "std": ("score", lambda s: s.std(ddof=DDOF)),
+    "n": ("score", "size"),
+}
 LEVEL = 0.9  # accuracy level of the capacity threshold
 # Sizes that are a hop distance: the Jacobian panel shows the inputs that far from the readout.
 FARTHEST_HOP = {"size/depth": "r (the leaves)", "size/distance": "the source"}
@@ -70,9 +76,7 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
         metric=("metric", "first"),
         higher_is_better=("higher_is_better", "first"),
         score_key=("score_key", "first"),
-        mean=("score", "mean"),
-        std=("score", lambda s: s.std(ddof=DDOF)),
-        n=("score", "size"),
+        **SCORE_STATS,
         params=("params", "median"),
         epochs=("epochs", "mean"),
         wall_time_s=("wall_time_s", "mean"),

@@ -193,7 +193,7 @@ def readout_jacobian(
     """Every graph's full Jacobian, from O backward passes (or fewer) over the graphs at once.
 
     Args:
-        net: a :class:`~benchmarks.engine.train.Network` in eval mode.
+        net: a :class:`~benchmarks.engine.network.Network` in eval mode.
         graphs: the graph set; index: [B] the graphs to use (n nodes each, N = B n).
         device: where to compute.
         copy_nodes: see :func:`jacobian_norms`.
@@ -372,7 +372,7 @@ def measure_sensitivity(
           queried key nodes and over the other key nodes.
 
     Args:
-        net: a :class:`~benchmarks.engine.train.Network`; left in eval mode.
+        net: a :class:`~benchmarks.engine.network.Network`; left in eval mode.
         task: the task (for the input parts and which input is differentiated).
         graphs: the split to measure (the runner passes the test split).
         num_graphs: how many graphs, from the first.

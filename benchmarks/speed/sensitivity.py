@@ -31,31 +31,27 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from hydra import compose, initialize_config_dir
 
 import benchmarks  # noqa: F401  (OMP_WAIT_POLICY before torch loads)
-from benchmarks.engine.config import CONF_DIR as CONF
 from benchmarks.engine.runner import prepare
 from benchmarks.metrics.sensitivity import MAX_NODES, measure_sensitivity
+from benchmarks.speed import run_config
 
 
 def build(model: str, num_keys: int, graphs: int, overrides: list[str], device: str = "cpu"):
     """(task, net in eval mode, test GraphSet, device) as run.py builds them, on `device`."""
-    with initialize_config_dir(str(CONF), version_base="1.3"):
-        cfg = compose(
-            "config",
-            overrides=[
-                "task=nar",
-                f"model={model}",
-                f"task.num_keys={num_keys}",
-                "task.num_train=1",
-                "task.num_val=1",
-                f"task.num_test={graphs}",
-                "logger=none",
-                f"device={device}",
-                *overrides,
-            ],
-        )
+    cfg = run_config(
+        [
+            "task=nar",
+            f"model={model}",
+            f"task.num_keys={num_keys}",
+            "task.num_train=1",
+            "task.num_val=1",
+            f"task.num_test={graphs}",
+        ],
+        device,
+        then=overrides,
+    )
     task, net, num_layers, device = prepare(cfg)
     test = task.generate(cfg.data_seed)["test"]
     test.num_hops = num_layers
