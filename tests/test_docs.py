@@ -159,3 +159,27 @@ def test_committed_pages_match_the_reference():
         if isinstance(content, str) and docs.differs(ROOT, path, content)
     ]
     assert not stale, f"out of date (run `python -m benchmarks.docs`): {stale}"
+
+
+def test_no_file_cites_the_internal_brief():
+    """Code, configs and docs cite the papers and the docs pages; the team's internal brief is
+    no part of the project."""
+    import subprocess
+
+    word = re.compile(r"\b" + "SP" + r"EC\b")
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    offenders = []
+    for name in tracked:
+        path = ROOT / name
+        if path.suffix in (".pt", ".png", ".jsonl") or not path.is_file():
+            continue
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:
+            continue
+        offenders += [
+            f"{name}:{i}" for i, line in enumerate(text.splitlines(), 1) if word.search(line)
+        ]
+    assert not offenders, offenders
