@@ -30,6 +30,8 @@ Both forms expose the same ``step`` and ``state`` and agree to float32 rounding.
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import Tensor
 
@@ -86,6 +88,15 @@ class Memory:
             ``(num, den)``: C_u q_u ``[H, N, d_v]`` and n_u . q_u ``[H, N]``.
         """
         raise NotImplementedError
+
+    def snapshot(self) -> Memory:
+        """A copy of the memory as it is now, sharing its tensors: steps of either one leave the
+        other as it was (tensors are never changed in place, only replaced)."""
+        return copy.copy(self)
+
+    def load(self, other: Memory) -> None:
+        """Take over the state of ``other``, a memory of the same class (a stepped snapshot)."""
+        vars(self).update(vars(other))
 
     def state(self) -> tuple[Tensor, Tensor, Tensor]:
         """The memory after the last step.
@@ -152,6 +163,11 @@ class ParallelMemory(Memory):
         # one entry per layer s written so far: [adj, k, gated [v; 1], entry gate, log D(., s, l)]
         self.writes: list[list] = []
         self.log_decay0: Tensor | None = None  # log D(u, 0, l) ``[H, N]``, for the n = 1 start
+
+    def snapshot(self) -> ParallelMemory:
+        copied = super().snapshot()
+        copied.writes = [list(w) for w in self.writes]  # a step replaces each write's log D
+        return copied
 
     def step(self, adj, k, v, log_f, node_gate, entry_gate, q):
         if log_f is not None:

@@ -63,6 +63,13 @@ class GLSTM(nn.Module):
         normaliser_abs (bool): read with max(|n . q|, 1); the public code has max(n . q, 1).
             (default: False)
         form (str): ``auto`` | ``recurrent`` | ``parallel``. (default: auto)
+        recompute (bool): while gradients are recorded, keep only each layer's output and memory
+            writes and recompute the layer in the backward pass (:class:`~glstm.block.GLSTMBlock`):
+            the same outputs and gradients for less memory and about one more forward pass of
+            time. Pays with the parallel form, whose writes (k, gated [v; 1], log decays) are
+            small; the recurrent form still keeps its state ``[H, N, d_v + 1, d_k]`` per layer.
+            Not in ``conf/model/glstm.yaml``: set it with ``+model.recompute=true``.
+            (default: False)
 
     Shapes:
         - **input:** x ``[N, d]``; batch with ``edge_index`` ``[2, E]`` (sender, receiver),
@@ -94,6 +101,7 @@ class GLSTM(nn.Module):
         n_init: str = "ones",
         normaliser_abs: bool = False,
         form: str = "auto",
+        recompute: bool = False,
     ):
         super().__init__()
         value_dim = memory_dim if value_dim is None else value_dim
@@ -118,6 +126,7 @@ class GLSTM(nn.Module):
             ("input_gating", input_gating),
             ("output_gate", output_gate),
             ("normaliser_abs", normaliser_abs),
+            ("recompute", recompute),
         ]:
             check_bool(key, value)
         check_choice("input_norm", input_norm, INPUT_NORMS)
@@ -129,10 +138,12 @@ class GLSTM(nn.Module):
         self.last_layer_fa = last_layer_fa
         self.heads, self.memory_dim, self.value_dim = heads, memory_dim, value_dim
         self.input_gate, self.n_init, self.form = input_gate, n_init, form
+        self.recompute = recompute
         self.blocks = nn.ModuleList(
             GLSTMBlock(
                 num_layers,
                 share_weights,
+                recompute,
                 dim=dim,
                 heads=heads,
                 memory_dim=memory_dim,

@@ -523,6 +523,153 @@ def test_default_config_matches_defaults():
     assert repr(model) == repr(default)
 
 
+# -- recomputation in the backward pass -----------------------------------------------------------
+def recompute_twins(form: str, dim: int, num_layers: int, **kwargs) -> tuple[GLSTM, GLSTM]:
+    """The same weights, without and with ``recompute``."""
+    torch.manual_seed(1)
+    plain = GLSTM(dim, num_layers, form=form, **kwargs)
+    recomputed = GLSTM(dim, num_layers, form=form, recompute=True, **kwargs)
+    recomputed.load_state_dict(plain.state_dict())
+    return plain, recomputed
+
+
+def compare_recompute(form: str, batch: Batch, num_layers: int, seed: int = 0, **kwargs):
+    """Outputs, input gradients and every parameter gradient agree within 1e-4; returns both
+    runs' parameter gradients."""
+    plain, recomputed = recompute_twins(form, batch.x.shape[1], num_layers, **kwargs)
+    probe = torch.randn(batch.num_nodes, batch.x.shape[1]) / batch.num_nodes
+    results = []
+    for model in (plain, recomputed):
+        torch.manual_seed(seed)  # the same dropout masks for both
+        results.append(run(model, batch.x, batch, probe))
+    (out, gx, grads), (out_r, gx_r, grads_r) = results
+    assert torch.isfinite(out).all()
+    assert_close(out_r, out, "output")
+    assert_close(gx_r, gx, "input gradient")
+    for name in grads:
+        assert_close(grads_r[name], grads[name], f"gradient of {name}")
+    return grads, grads_r
+
+
+@pytest.mark.parametrize("form", ["recurrent", "parallel"])
+@pytest.mark.parametrize(
+    "graph, khop, variant, blocks, shared",
+    [
+        ("random", False, "ego", 1, False),
+        ("random", True, "edge", 2, False),
+        ("nar", True, "neighbour", 1, True),
+        ("nar", False, "clean", 2, True),
+        ("tree", False, "no_forget", 1, False),
+        ("tree", True, "edge_no_input", 2, False),
+        ("random", False, "no_output", 1, False),
+        ("nar", False, "no_input", 1, False),
+    ],
+)
+def test_recompute_gives_the_same_outputs_and_gradients(form, graph, khop, variant, blocks, shared):
+    compare_recompute(
+        form,
+        graph_case(graph, 8),
+        2 if graph == "tree" else 3,
+        heads=2,
+        memory_dim=4,
+        value_dim=3,
+        num_blocks=blocks,
+        share_weights=shared,
+        khop=khop,
+        **VARIANTS[variant],
+    )
+
+
+@pytest.mark.parametrize("form", ["recurrent", "parallel"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        # Tree-NeighborsMatch as tree_<depth> runs it: d = 32, H = 4, d_k = 16, depth + 1 layers
+        {"graphs": [tree_graph(3)] * 2, "sizes": [15] * 2, "dim": 32, "layers": 4, "khop": False,
+         "model": {"heads": 4, "memory_dim": 16}},
+        # RingTransfer as ring_<distance> runs it: d = 16, H = 1, d_k = 21, k-hop, distance layers
+        {"graphs": [torch.stack([torch.arange(8), (torch.arange(8) + 1) % 8])] * 2,
+         "sizes": [8] * 2, "dim": 16, "layers": 4, "khop": True,
+         "model": {"heads": 1, "memory_dim": 21}},
+    ],
+    ids=["tree", "ring"],
+)  # fmt: skip
+def test_recompute_agrees_on_the_speed_cases_scaled_down(form, case):
+    batch = make_batch(case["graphs"], case["sizes"], case["dim"], max_hops=case["layers"])
+    compare_recompute(form, batch, case["layers"], khop=case["khop"], **case["model"])
+
+
+@pytest.mark.parametrize("form", ["recurrent", "parallel"])
+def test_recompute_keeps_dropout_masks(form):
+    """With dropout the recomputed layer draws the same masks (the RNG state is restored): the
+    gradients are those of the step without recomputation, to the last bit."""
+    grads, grads_r = compare_recompute(
+        form, graph_case("random", 8), 3, heads=2, memory_dim=4, dropout=0.5, seed=7
+    )
+    for name in grads:
+        assert torch.equal(grads_r[name], grads[name]), name
+
+
+@pytest.mark.parametrize("form", ["recurrent", "parallel"])
+def test_recompute_runs_each_layer_again_and_keeps_less(form, monkeypatch):
+    """Each layer runs once more in the backward pass, and the forward pass saves only the
+    layers' inputs for it; without gradients (or without the option) each layer runs once."""
+    from glstm.layer import GLSTMLayer
+
+    batch = graph_case("random", 8)
+    plain, recomputed = recompute_twins(form, 8, 3, heads=2, memory_dim=4)
+    x = batch.x.clone().requires_grad_(True)
+
+    def saved_floats(model: GLSTM) -> int:
+        sizes = []
+        with torch.autograd.graph.saved_tensors_hooks(
+            lambda t: sizes.append(t.numel()) or t, lambda t: t
+        ):
+            model(x, batch)
+        return sum(sizes)
+
+    assert saved_floats(recomputed) < saved_floats(plain) / 10
+    calls = []
+    forward = GLSTMLayer.forward
+    monkeypatch.setattr(GLSTMLayer, "forward", lambda *a: calls.append(1) or forward(*a))
+    recomputed(x, batch).sum().backward()
+    assert len(calls) == 6
+    calls.clear()
+    with torch.no_grad():
+        _, (memory,) = recomputed.forward_with_memory(x, batch)
+    assert len(calls) == 3
+    _, (memory_r,) = recomputed.forward_with_memory(x, batch)  # the memory is updated alike
+    for a, b, name in zip(memory.state(), memory_r.state(), "Cnm", strict=True):
+        assert_close(b.detach(), a, name)
+
+
+@pytest.mark.parametrize("form", ["recurrent", "parallel"])
+def test_recompute_second_derivatives(form):
+    """Double backward (the mixing measurement's) through the recomputed layers."""
+    batch = graph_case("nar", 8)
+    plain, recomputed = recompute_twins(form, 8, 2, heads=2, memory_dim=4, value_dim=3)
+    plain.eval(), recomputed.eval()
+    second = []
+    for model in (plain, recomputed):
+        x = batch.x.clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(model(x, batch).sin().sum(), x, create_graph=True)
+        (hvp,) = torch.autograd.grad(grad.square().sum(), x)
+        second.append((grad.detach(), hvp))
+    assert_close(second[1][0], second[0][0], "gradient")
+    assert_close(second[1][1], second[0][1], "second derivative")
+
+
+def test_recompute_is_set_from_the_command_line():
+    """Not a key of conf/model/glstm.yaml (stored config hashes stay put): `+model.recompute`."""
+    with initialize_config_dir(config_dir=str(CONF_MODEL), version_base="1.3"):
+        assert "recompute" not in compose(config_name="glstm")
+        cfg = compose(config_name="glstm", overrides=["+recompute=true"])
+    model = instantiate(cfg, dim=cfg.dim, num_layers=2)
+    assert model.recompute and all(block.recompute for block in model.blocks)
+    with pytest.raises(ConfigError, match="^recompute: "):
+        GLSTM(8, 2, recompute="yes")
+
+
 # -- learning (slow) ------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_glstm_learns_nar_where_gcn_cannot(tmp_path):

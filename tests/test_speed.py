@@ -40,16 +40,40 @@ def test_tiny_case_end_to_end(monkeypatch, capsys):
     assert "parallel vs naive" in capsys.readouterr().out
 
 
-def test_deep_case_end_to_end(monkeypatch, capsys):
+@pytest.mark.parametrize("recompute", [False, True])
+def test_deep_case_end_to_end(monkeypatch, capsys, recompute):
     title, _, contenders = speed.CASES["tree_4"]
     monkeypatch.setitem(speed.CASES, "tiny", (title, ["task=tree_neighbors_match"], contenders))
     monkeypatch.setitem(speed.DEFAULT_REPEATS, "tiny", 2)
-    results = speed.main(["--cases", "tiny", "--warmup", "0", "--no-data"])
+    flags = ["--recompute"] if recompute else []
+    results = speed.main(["--cases", "tiny", "--warmup", "0", "--no-data", *flags])
     rows = results["cases"]["tiny"]["rows"]
     assert set(rows) == {"gLSTM", "gLSTM linear maps only", "GCN"}
     assert rows["gLSTM"]["form"] in ("parallel", "recurrent")
     assert rows["gLSTM linear maps only"]["params"] == rows["gLSTM"]["params"]
-    assert f"| gLSTM ({rows['gLSTM']['form']}) |" in capsys.readouterr().out
+    assert results["recompute"] is recompute
+    assert rows["gLSTM"]["recompute"] is recompute
+    assert not rows["gLSTM linear maps only"]["recompute"] and not rows["GCN"]["recompute"]
+    notes = f"{rows['gLSTM']['form']}, recompute" if recompute else rows["gLSTM"]["form"]
+    assert f"| gLSTM ({notes}) |" in capsys.readouterr().out
+
+
+def test_recompute_reaches_only_glstm_rows():
+    glstm, floor, gcn = (speed.with_recompute(c) for c in speed.CASES["tree_8"][2])
+    assert glstm.overrides[-1] == floor.overrides[-1] == "+model.recompute=true"
+    assert gcn == speed.CASES["tree_8"][2][2]
+    ring = speed.with_recompute(speed.CASES["ring_64"][2][0])
+    assert ring.overrides == ["model=glstm_paper/glstm_ring", "+model.recompute=true"]
+
+
+def test_recompute_lowers_the_peak_memory_of_a_deep_step():
+    """On Tree-NeighborsMatch at depth 4 (1024 trees, 5 layers) the recomputing step peaks well
+    below the plain one."""
+    task = ["task=tree_neighbors_match", "task.depth=4"]
+    plain = speed.Trainer(task, speed.Contender("gLSTM", speed.TREE_GLSTM))
+    recomputed = speed.Trainer(task, speed.with_recompute(speed.Contender("r", speed.TREE_GLSTM)))
+    assert recomputed.recompute and not plain.recompute
+    assert recomputed.peak_memory() < 0.6 * plain.peak_memory()
 
 
 def test_linear_maps_floor_runs_every_projection_of_every_layer():
@@ -117,6 +141,33 @@ def test_forms_agree_on_the_deep_cases(task, size, model, dtype):
     for recurrent, parallel in pairs:
         atol = 1e-4 * max(1.0, recurrent.abs().max().item())
         torch.testing.assert_close(parallel, recurrent, rtol=1e-4, atol=atol)
+
+
+@pytest.mark.parametrize("form", ["recurrent", "parallel"])
+@pytest.mark.parametrize("shape", [DEEP_SHAPES[0], DEEP_SHAPES[-2]], ids=lambda v: str(v[:2]))
+def test_recompute_agrees_on_the_deep_cases(shape, form):
+    """With ``+model.recompute=true``, on two graphs of a deep speed case's shape with its model:
+    outputs and every parameter gradient within 1e-4 of the step without it (float32)."""
+    from benchmarks.engine.runner import prepare
+    from tests.helpers import compose_config
+
+    task, size, model = shape
+    results = []
+    for extra in ([], ["+model.recompute=true"]):
+        torch.manual_seed(0)
+        task_obj, net, num_layers, _ = prepare(
+            compose_config([f"task={task}", size, *model, f"model.form={form}", *extra])
+        )
+        assert net.model.recompute is bool(extra)
+        data = task_obj.generate(0)["train"]
+        data.num_hops = num_layers
+        batch = data.batch(torch.arange(2))
+        out = net(batch)
+        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+        results.append([out.detach()] + [p.grad.clone() for p in net.parameters()])
+    for plain, recomputed in zip(*results, strict=True):
+        atol = 1e-4 * max(1.0, plain.abs().max().item())
+        torch.testing.assert_close(recomputed, plain, rtol=1e-4, atol=atol)
 
 
 def test_profiled_step_writes_nothing_to_stderr(capfd):

@@ -6,6 +6,7 @@ sLSTM and graph LSTM vs baselines.
     python -m benchmarks.speed --cases tree_4 tree_8 ring_16 ring_64    # deep graphs vs GCN
     python -m benchmarks.speed --cases rewired    # rewired graphs and the virtual node
     python -m benchmarks.speed --device cuda # the same table on a GPU
+    python -m benchmarks.speed --cases tree_8 --recompute    # gLSTM recomputing its layers
 
 Each case builds every network exactly as ``run.py`` would (encoder, model, readout, from the
 Hydra configs) and times one full training step: forward, loss, backward, AdamW step. Models are
@@ -24,6 +25,10 @@ On the deep graphs, "gLSTM linear maps only" runs every gLSTM layer's dense maps
 map, with the residual), forward and backward, on the same batch: a lower bound on gLSTM's step
 that no form of its memory can go below.
 
+With ``--recompute`` every gLSTM row runs with ``recompute=true`` (each layer recomputed in the
+backward pass, only its output and memory writes kept: :class:`~glstm.block.GLSTMBlock`); the
+table marks those rows. The other rows are unchanged.
+
 The naive reference is gLSTM's recurrent form with the textbook aggregation: gather the per-node
 matrix i_v [v_v; 1] k_v^T onto every edge ([H, nnz, (d_v + 1) d_k]) and scatter-add it to the
 receivers.
@@ -40,16 +45,15 @@ import json
 import os
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from hydra import compose, initialize_config_dir
 from torch.profiler import ProfilerActivity, profile
 
-from benchmarks.engine.config import CONF_DIR as CONF
 from benchmarks.engine.runner import prepare
+from benchmarks.speed import run_config
 from benchmarks.tasks import NAR
 from glstm.memory import RecurrentMemory
 from glstm.neighbourhoods import layer_neighbourhoods
@@ -72,6 +76,13 @@ class Contender:
     overrides: list[str]
     naive: bool = False
     linear_maps_only: bool = False
+
+
+def with_recompute(contender: Contender) -> Contender:
+    """The contender with ``+model.recompute=true`` if it is a gLSTM (``model=glstm...``)."""
+    if not any(o.startswith("model=glstm") for o in contender.overrides):
+        return contender
+    return replace(contender, overrides=[*contender.overrides, "+model.recompute=true"])
 
 
 def linear_maps_step(model, x: torch.Tensor) -> torch.Tensor:
@@ -198,16 +209,7 @@ class Trainer:
     """One network, its optimiser and a training step, as run.py builds them."""
 
     def __init__(self, task_overrides: list[str], contender: Contender, device: str = "cpu"):
-        with initialize_config_dir(str(CONF), version_base="1.3"):
-            cfg = compose(
-                "config",
-                overrides=[
-                    *task_overrides,
-                    *contender.overrides,
-                    "logger=none",
-                    f"device={device}",
-                ],
-            )
+        cfg = run_config([*task_overrides, *contender.overrides], device)
         self.task, self.net, num_layers, self.device = prepare(cfg)
         if contender.naive:
             self.net.model.memory_class = lambda form: NaiveRecurrentMemory
@@ -219,6 +221,7 @@ class Trainer:
         self.batch = self.data.batch(torch.arange(size)).to(self.device)
         self.params = sum(p.numel() for p in self.net.parameters())
         self.form = getattr(self.net.model, "form", None)
+        self.recompute = getattr(self.net.model, "recompute", False)
         if self.form == "auto":  # the form `auto` picks for this batch
             self.form = self.net.model.choose_form(
                 layer_neighbourhoods(self.batch, num_layers, self.net.model.khop), len(self.batch.x)
@@ -280,8 +283,12 @@ def quartiles(values: list[float]) -> tuple[float, float, float]:
     return q1, q2, q3
 
 
-def run_case(name: str, repeats: int, warmup: int, device: str = "cpu") -> dict:
+def run_case(
+    name: str, repeats: int, warmup: int, device: str = "cpu", recompute: bool = False
+) -> dict:
     title, task_overrides, contenders = CASES[name]
+    if recompute:
+        contenders = [with_recompute(c) for c in contenders]
     trainers = {c.name: Trainer(task_overrides, c, device) for c in contenders}
     for trainer in trainers.values():
         for _ in range(warmup):
@@ -301,6 +308,7 @@ def run_case(name: str, repeats: int, warmup: int, device: str = "cpu") -> dict:
             "params": trainer.params,
             "nodes": trainer.batch.num_nodes,
             "form": trainer.form,
+            "recompute": trainer.recompute and not trainer.linear_maps_only,
         }
     return {"title": title, "repeats": repeats, "rows": rows}
 
@@ -342,7 +350,9 @@ def report(results: dict) -> str:
         ]
         for key, row in rows.items():
             lo, hi = row["iqr_ms"]
-            name = f"{key} ({row['form']})" if key == "gLSTM" and row.get("form") else key
+            notes = [row["form"]] if key == "gLSTM" and row.get("form") else []
+            notes += ["recompute"] if row.get("recompute") else []
+            name = f"{key} ({', '.join(notes)})" if notes else key
             lines.append(
                 f"| {name} | {row['median_ms']:.1f} | {lo:.1f}-{hi:.1f} | {row['peak_mb']:.1f} | "
                 f"{row['median_ms'] / gcn:.2f} | {row['params']:,} |"
@@ -395,6 +405,11 @@ def main(argv: list[str] | None = None) -> dict:
         default=1,
         help="torch intra-op threads (default 1: steady timings on a shared machine; 0: torch's)",
     )
+    parser.add_argument(
+        "--recompute",
+        action="store_true",
+        help="run every gLSTM row with recompute=true (layers recomputed in the backward pass)",
+    )
     parser.add_argument("--out", type=Path, help="also write the results as JSON here")
     args = parser.parse_args(argv)
     if args.threads > 0:
@@ -408,8 +423,11 @@ def main(argv: list[str] | None = None) -> dict:
             "threads": torch.get_num_threads(),
             "device": torch.cuda.get_device_name(device) if device.startswith("cuda") else "cpu",
         },
+        "recompute": args.recompute,
         "cases": {
-            name: run_case(name, args.repeats or DEFAULT_REPEATS[name], args.warmup, device)
+            name: run_case(
+                name, args.repeats or DEFAULT_REPEATS[name], args.warmup, device, args.recompute
+            )
             for name in args.cases
         },
     }
