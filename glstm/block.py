@@ -59,6 +59,8 @@ class GLSTMBlock(nn.Module):
             Tensor ``[N, d]``.
         """
         recompute = self.recompute and torch.is_grad_enabled()
+        if recompute:
+            memory.regenerate = True
         for i, neighbourhood in enumerate(neighbourhoods[: self.num_layers]):
             layer = self.layers[0 if self.share_weights else i]
             if recompute:

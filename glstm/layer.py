@@ -169,8 +169,14 @@ class GLSTMLayer(nn.Module):
         def heads_first(t: Tensor, width: int) -> Tensor:  # [N, H * width] -> [H, N, width]
             return t.view(n, h, width).transpose(0, 1).contiguous()
 
-        parts = [F.linear(xh, weight, bias) for weight, bias in self.projections()]
+        projections = self.projections()
+        parts = [F.linear(xh, weight, bias) for weight, bias in projections]
         k, v = heads_first(parts[0], dk), heads_first(parts[1], dv)
+
+        def remake() -> tuple[Tensor, Tensor]:
+            (w_k, b_k), (w_v, b_v) = projections[:2]
+            return heads_first(F.linear(xh, w_k, b_k), dk), heads_first(F.linear(xh, w_v, b_v), dv)
+
         f_pre, o_pre = parts[2].t(), parts[3]  # [H, N], [N, H * d_v]
         q_self, q_neighbours = parts[-2], parts[-1]
 
@@ -197,7 +203,9 @@ class GLSTMLayer(nn.Module):
 
         # q = W_q [x^_u; sum_{v in N(u), v != u} x^_v], with the neighbour sum taken after W_q
         q = q_self + spmm(None, q_neighbours[None], adj)[0]
-        num, den = memory.step(adj, k, v, log_f, node_gate, entry_gate, heads_first(q, dk))
+        num, den = memory.step(
+            adj, k, v, log_f, node_gate, entry_gate, heads_first(q, dk), remake=remake
+        )
         if self.normaliser_abs:
             den = den.abs()
         hidden = num / den.clamp(min=1.0)[..., None]  # [H, N, d_v]

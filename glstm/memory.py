@@ -31,11 +31,42 @@ Both forms expose the same ``step`` and ``state`` and agree to float32 rounding.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
+from torch.utils.checkpoint import checkpoint
 
 from glstm.sparse import Adjacency, sddmm, spmm
+
+#: recomputes a layer's keys ``[H, N, d_k]`` and values ``[H, N, d_v]`` from its input
+Remake = Callable[[], tuple[Tensor, Tensor]]
+
+
+class _Placeholder(torch.autograd.Function):
+    """A stand-in for a tensor that holds one element instead of its data; gradients pass to the
+    tensor unchanged."""
+
+    @staticmethod
+    def forward(ctx, t: Tensor) -> Tensor:
+        return t.new_zeros(()).expand(t.shape)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        return grad
+
+
+class _Regenerated(torch.autograd.Function):
+    """The data of two placeholders, made again by ``make``; gradients pass to the placeholders
+    unchanged (so they add up where they would on the original tensors, in the same order)."""
+
+    @staticmethod
+    def forward(ctx, k: Tensor, vv: Tensor, make: Callable[[], tuple[Tensor, Tensor]]):
+        return make()
+
+    @staticmethod
+    def backward(ctx, grad_k: Tensor, grad_vv: Tensor):
+        return grad_k, grad_vv, None
 
 
 class Memory:
@@ -60,6 +91,9 @@ class Memory:
             value_dim,
         )
         self.n_init = n_init
+        #: keep each layer's keys and values as placeholders and make them again from the layer's
+        #: input where they are read (set by a recomputing block; the parallel form only)
+        self.regenerate = False
         #: stabiliser m_u of the last layer, ``[H, N]`` (0 before the first layer)
         self.m = like.new_zeros(heads, num_nodes)
 
@@ -72,6 +106,7 @@ class Memory:
         node_gate: Tensor | None,
         entry_gate: Tensor | None,
         q: Tensor,
+        remake: Remake | None = None,
     ) -> tuple[Tensor, Tensor]:
         """Write one layer into the memory, then read it with the queries.
 
@@ -83,6 +118,7 @@ class Memory:
             node_gate (Tensor or None): per-sender input gate ``[H, N]`` (ego variant).
             entry_gate (Tensor or None): per-entry input gate ``[H, nnz]`` (neighbour, edge).
             q (Tensor): queries ``[H, N, d_k]``.
+            remake (callable or None): recomputes ``(k, v)`` equal to these, for ``regenerate``.
 
         Returns:
             ``(num, den)``: C_u q_u ``[H, N, d_v]`` and n_u . q_u ``[H, N]``.
@@ -134,7 +170,7 @@ class RecurrentMemory(Memory):
         """sum_{v in N(u)} gate * outer_v, ``outer`` ``[H, N, F]`` -> ``[H, N, F]``."""
         return spmm(entry_gate, outer, adj)
 
-    def step(self, adj, k, v, log_f, node_gate, entry_gate, q):
+    def step(self, adj, k, v, log_f, node_gate, entry_gate, q, remake=None):
         heads, n, dk = k.shape
         # the outer products as a batched matmul (its backward: two more), not a broadcast
         # product (whose backward reduces over broadcast dimensions, several times slower)
@@ -156,11 +192,19 @@ class RecurrentMemory(Memory):
 
 
 class ParallelMemory(Memory):
-    """Keeps each layer's keys, gated values and decay instead of C (see the module docstring)."""
+    """Keeps each layer's keys, gated values and decay instead of C (see the module docstring).
+
+    With ``regenerate``, a write keeps placeholders of k and [v; 1] and a function that makes them
+    again from the layer's input; each read of an earlier layer then runs under
+    ``torch.utils.checkpoint``, so that its remade k and v live only while that read runs (in the
+    forward and in the backward pass). Gradients reach k and v through the placeholders, summed in
+    the same order as without it.
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # one entry per layer s written so far: [adj, k, gated [v; 1], entry gate, log D(., s, l)]
+        # one entry per layer s written so far:
+        # [adj, k, gated [v; 1], entry gate, log D(., s, l), remake (None: k and [v; 1] are data)]
         self.writes: list[list] = []
         self.log_decay0: Tensor | None = None  # log D(u, 0, l) ``[H, N]``, for the n = 1 start
 
@@ -169,27 +213,71 @@ class ParallelMemory(Memory):
         copied.writes = [list(w) for w in self.writes]  # a step replaces each write's log D
         return copied
 
-    def step(self, adj, k, v, log_f, node_gate, entry_gate, q):
+    def step(self, adj, k, v, log_f, node_gate, entry_gate, q, remake=None):
         if log_f is not None:
             for w in self.writes:
                 w[4] = log_f if w[4] is None else w[4] + log_f
             self.log_decay0 = log_f if self.log_decay0 is None else self.log_decay0 + log_f
         # contiguous once, so that no read below copies them (or saves a copy for backward)
-        self.writes.append([adj, k.contiguous(), self._values(v, node_gate), entry_gate, None])
+        k, vv = k.contiguous(), self._values(v, node_gate)
         q = q.contiguous()
         read = None
-        for w_adj, w_k, w_vv, w_gate, w_log_decay in self.writes:
-            weight = self._entry_weight(w_adj, w_gate, w_log_decay)  # i_vu(s) D(u, s, l)
-            score = sddmm(q, w_k, w_adj)  # [H, nnz_s]: k_v(s) . q_u(l)
-            if weight is not None:
-                score = score * weight
-            part = spmm(score, w_vv, w_adj)  # [H, N, d_v + 1]
+        for w_adj, w_k, w_vv, w_gate, w_log_decay, w_make in self.writes:
+            if w_make is None:
+                part = self._read(q, w_adj, w_k, w_vv, w_gate, w_log_decay)
+            else:
+                part = checkpoint(
+                    self._read_regenerated,
+                    q,
+                    w_adj,
+                    w_k,
+                    w_vv,
+                    w_gate,
+                    w_log_decay,
+                    w_make,
+                    use_reentrant=False,
+                )
             read = part if read is None else read + part
+        part = self._read(q, adj, k, vv, entry_gate, None)
+        read = part if read is None else read + part
+        if self.regenerate and remake is not None:
+            make = self._values_maker(remake, node_gate)
+            write = [adj, _Placeholder.apply(k), _Placeholder.apply(vv), entry_gate, None, make]
+        else:
+            write = [adj, k, vv, entry_gate, None, None]
+        self.writes.append(write)
         num, den = read[..., :-1], read[..., -1]
         if self.n_init == "ones":
             qsum = q.sum(-1)
             den = den + (qsum if self.log_decay0 is None else torch.exp(self.log_decay0) * qsum)
         return num, den
+
+    @classmethod
+    def _values_maker(cls, remake: Remake, node_gate: Tensor | None):
+        def make() -> tuple[Tensor, Tensor]:
+            k, v = remake()
+            return k.contiguous(), cls._values(v, node_gate)
+
+        return make
+
+    @classmethod
+    def _read(cls, q, adj, k, vv, gate, log_decay) -> Tensor:
+        """One write's part of the read, ``[H, N, d_v + 1]``."""
+        weight = cls._entry_weight(adj, gate, log_decay)  # i_vu(s) D(u, s, l)
+        score = sddmm(q, k, adj)  # [H, nnz_s]: k_v(s) . q_u(l)
+        if weight is not None:
+            score = score * weight
+        return spmm(score, vv, adj)
+
+    @classmethod
+    def _read_regenerated(cls, q, adj, k, vv, gate, log_decay, make) -> Tensor:
+        k, vv = _Regenerated.apply(k, vv, make)
+        return cls._read(q, adj, k, vv, gate, log_decay)
+
+    @staticmethod
+    def _keys_values(write: list) -> tuple[Tensor, Tensor]:
+        _, k, vv, _, _, make = write
+        return (k, vv) if make is None else _Regenerated.apply(k, vv, make)
 
     @staticmethod
     def _entry_weight(adj: Adjacency, gate: Tensor | None, log_decay: Tensor | None):
@@ -201,11 +289,14 @@ class ParallelMemory(Memory):
 
     def state(self):
         """Materialises C and n (for tests and inspection; the forward pass never does)."""
-        w_k = self.writes[0][1]
-        s = self._initial_state(w_k)
-        if self.log_decay0 is not None:
-            s = s * torch.exp(self.log_decay0)[..., None, None]
-        for w_adj, w_k, w_vv, w_gate, w_log_decay in self.writes:
+        s = None
+        for w in self.writes:
+            w_adj, w_gate, w_log_decay = w[0], w[3], w[4]
+            w_k, w_vv = self._keys_values(w)
+            if s is None:
+                s = self._initial_state(w_k)
+                if self.log_decay0 is not None:
+                    s = s * torch.exp(self.log_decay0)[..., None, None]
             heads, n, dk = w_k.shape
             outer = (w_vv[..., :, None] * w_k[..., None, :]).view(heads, n, -1)
             weight = self._entry_weight(w_adj, w_gate, w_log_decay)

@@ -643,6 +643,27 @@ def test_recompute_runs_each_layer_again_and_keeps_less(form, monkeypatch):
         assert_close(b.detach(), a, name)
 
 
+def test_recompute_keeps_no_keys_or_values_in_the_parallel_memory():
+    """With recompute the parallel memory holds one element in place of each layer's k and
+    [v; 1], and makes them again, equal to the last bit, where they are read; without it, or
+    without gradients, it keeps them."""
+    batch = graph_case("random", 8)
+    plain, recomputed = recompute_twins("parallel", 8, 3, heads=2, memory_dim=4, value_dim=3)
+    x = batch.x.clone().requires_grad_(True)
+    _, (memory,) = plain.forward_with_memory(x, batch)
+    _, (memory_r,) = recomputed.forward_with_memory(x, batch)
+    with torch.no_grad():
+        _, (memory_off,) = recomputed.forward_with_memory(x, batch)
+    assert all(w[5] is None for w in memory.writes + memory_off.writes)
+    assert not memory.regenerate and not memory_off.regenerate and memory_r.regenerate
+    for w, w_r in zip(memory.writes, memory_r.writes, strict=True):
+        for t, t_r in zip(w[1:3], w_r[1:3], strict=True):
+            assert t_r.shape == t.shape and t_r.untyped_storage().nbytes() == t.element_size()
+            assert t.untyped_storage().nbytes() >= t.numel() * t.element_size()
+        k, vv = w_r[5]()
+        assert torch.equal(k, w[1]) and torch.equal(vv, w[2])
+
+
 @pytest.mark.parametrize("form", ["recurrent", "parallel"])
 def test_recompute_second_derivatives(form):
     """Double backward (the mixing measurement's) through the recomputed layers."""

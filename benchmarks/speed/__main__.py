@@ -90,7 +90,8 @@ def linear_maps_step(model, x: torch.Tensor) -> torch.Tensor:
 
     W_fused ``[sum of widths, d]`` stacks the layer's projections to k, v, the gates and both
     query halves (one matmul, at least as fast as the layer's one per part), W_out ``[d, H d_v]``
-    is its output map; the memory (and its reads) is left out.
+    is its output map, applied to a copy of v's columns (so that each layer keeps only those for
+    the backward pass, as gLSTM's own layer does); the memory (and its reads) is left out.
 
     Args:
         model (GLSTM): the network's gLSTM.
@@ -108,7 +109,8 @@ def linear_maps_step(model, x: torch.Tensor) -> torch.Tensor:
             parts = layer.projections()
             weight = torch.cat([w for w, _ in parts])
             bias = torch.cat([w.new_zeros(len(w)) if b is None else b for w, b in parts])
-            x = x + layer.lin_out(F.linear(x, weight, bias)[:, values])
+            # a copy of v's columns: the output map saves only them, not the whole [N, width]
+            x = x + layer.lin_out(F.linear(x, weight, bias)[:, values].contiguous())
     return x
 
 
