@@ -22,11 +22,10 @@ from torch_geometric.nn import GCNConv
 
 from benchmarks.engine.network import Network
 from benchmarks.engine.preemption import DeferredSignal
-from benchmarks.engine.schedule import make_optimizer, make_scheduler
+from benchmarks.engine.schedule import make_scheduler
 from benchmarks.engine.selection import Selection, Staleness
 from benchmarks.engine.train import Interrupted, TrainingState, evaluate, fit, train_epoch
 from benchmarks.tasks import NAR
-from benchmarks.tasks.base import Meter
 from tests.helpers import CONF
 
 CPU = torch.device("cpu")
@@ -311,20 +310,6 @@ def test_slurm_signal_mid_epoch_saves_a_checkpoint_that_resumes_to_the_same_weig
 # -- the training state ----------------------------------------------------------------------------
 
 
-def training_state(cfg, net, task, steps_per_epoch: int) -> TrainingState:
-    optimizer = make_optimizer(net, cfg)
-    return TrainingState(
-        net=net,
-        optimizer=optimizer,
-        scheduler=make_scheduler(optimizer, cfg, task.higher_is_better, steps_per_epoch),
-        meter=Meter(task, "train"),
-        selection=Selection(task.higher_is_better),
-        staleness=Staleness(task.higher_is_better, cfg.min_delta),
-        shuffle=torch.Generator().manual_seed(0),
-        device=CPU,
-    )
-
-
 def epoch(state, task, data, cfg, steps_per_epoch, interrupted=lambda: False) -> dict:
     """One epoch of `state`'s training (the rest of it, when resumed mid-epoch)."""
     lr = train_epoch(state, task, data["train"], cfg, steps_per_epoch, None, interrupted, True)
@@ -342,7 +327,7 @@ def test_training_state_round_trip_continues_identically(scheduler):
     cfg = protocol(**UNSTABLE | dict(batch_size=8, scheduler=scheduler, plateau_patience=0))
     steps_per_epoch = 8
     task, net, data = setup(dropout=0.5)
-    state = training_state(cfg, net, task, steps_per_epoch)
+    state = TrainingState.start(net, task, cfg, steps_per_epoch, 0, CPU)
     epoch(state, task, data, cfg, steps_per_epoch)
     taken = count()
     with pytest.raises(Interrupted):
@@ -354,7 +339,7 @@ def test_training_state_round_trip_continues_identically(scheduler):
     buffer.seek(0)
     saved = torch.load(buffer, map_location="cpu", weights_only=True)
     _, other_net, _ = setup(dropout=0.5, init_seed=1)
-    other = training_state(cfg, other_net, task, steps_per_epoch)
+    other = TrainingState.start(other_net, task, cfg, steps_per_epoch, 0, CPU)
     torch.manual_seed(123)  # the loaded RNG state, not this one, draws the next masks
     other.load_state_dict(saved)
 

@@ -31,8 +31,8 @@ from benchmarks.core.errors import require
 
 ANCHORS = Path(__file__).with_name("anchors.yaml")
 QUICK = "_quick"
-# An anchor's reproducibility: nobody has rerun the public code on it yet; its public code
-# reproduces it; its public code, run as released on its own data, does not (with the evidence).
+# An anchor's reproducibility: its public code has not been run on it; its public code reproduces
+# it; its public code, run as released on its own data, does not (with the evidence).
 STATUSES = {
     "unchecked": "not checked against its public code",
     "reproducible": "reproduced by its public code",

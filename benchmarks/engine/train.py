@@ -143,6 +143,24 @@ class TrainingState:
     earlier_wall_time: float = 0.0  # fit's seconds in the attempts before this one
     attempt_start: float = field(default_factory=time.perf_counter)
 
+    @classmethod
+    def start(
+        cls, net: Network, task: Task, cfg, steps_per_epoch: int, seed: int, device: torch.device
+    ) -> TrainingState:
+        """The state before the first step: a fresh optimizer and schedule for `cfg` (the run's
+        ``train`` group), empty meter and selection, the shuffle seeded with `seed`."""
+        optimizer = make_optimizer(net, cfg)
+        return cls(
+            net=net,
+            optimizer=optimizer,
+            scheduler=make_scheduler(optimizer, cfg, task.higher_is_better, steps_per_epoch),
+            meter=Meter(task, "train"),
+            selection=Selection(task.higher_is_better),
+            staleness=Staleness(task.higher_is_better, cfg.min_delta),
+            shuffle=torch.Generator().manual_seed(seed),
+            device=device,
+        )
+
     def __post_init__(self):
         if self.epoch_shuffle is None:
             self.epoch_shuffle = self.shuffle.get_state()
@@ -256,17 +274,7 @@ def fit(
     data = {name: graphs.to(device) for name, graphs in data.items()}
     steps_per_pass = -(-data["train"].num_batches(cfg.batch_size) // cfg.accumulate)
     steps_per_epoch = cfg.passes_per_epoch * steps_per_pass  # optimizer steps
-    optimizer = make_optimizer(net, cfg)
-    state = TrainingState(
-        net=net,
-        optimizer=optimizer,
-        scheduler=make_scheduler(optimizer, cfg, task.higher_is_better, steps_per_epoch),
-        meter=Meter(task, "train"),
-        selection=Selection(task.higher_is_better),
-        staleness=Staleness(task.higher_is_better, cfg.min_delta),
-        shuffle=torch.Generator().manual_seed(seed),
-        device=device,
-    )
+    state = TrainingState.start(net, task, cfg, steps_per_epoch, seed, device)
     if checkpoint is not None and checkpoint.exists():
         state.load(checkpoint)
         on_resume(state.history)
