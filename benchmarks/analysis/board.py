@@ -70,7 +70,8 @@ def caption(cells: pd.DataFrame, block: Summary | None, test: str = "t") -> str:
     )
     text = (
         "Leaderboard: per task instance, the mean score over seeds under the task's protocol ± "
-        "its std over seeds (ddof = 1; none for one seed), (n) seeds, and [its rank] among the models run on it, only where at least two models ran it "
+        "its std over seeds (ddof = 1; none for one seed), (n) seeds, and [its rank] among the "
+        "models run on it, only where at least two models ran it "
         "(1 = best; =r: a tie, sharing the average of the tied ranks; no rank: the only model; "
         f"{MISSING}: not run). Rows split by every setting that differs except the seeds. "
         f"{SIGNIFICANT}: differs from the column's best ({st.TESTS[test]} over the seeds both "

@@ -99,7 +99,8 @@ def verify_summary(
 def verdicts(runs: pd.DataFrame, anchors: list, claims: list):
     """(cells, claim checks, text, all within) of `runs` against `anchors` and `claims`: the
     comparison table and the claims' checks (None without anchors, claims), the summary ("k of n
-    cells within (n = s seeds)", "k of n claim checks hold") and whether every finished cell is
+    cells within, u outside anchors their own code does not reproduce (n = s seeds)", "k of n
+    claim checks hold") and whether every finished cell is
     within and every finished check holds (False with nothing finished)."""
     table = checked = None
     parts, ok, done = [], True, 0
@@ -112,7 +113,15 @@ def verdicts(runs: pd.DataFrame, anchors: list, claims: list):
             span = (
                 f"{seeds.min()}" if seeds.min() == seeds.max() else f"{seeds.min()}-{seeds.max()}"
             )
-            parts.append(f"{within} of {len(finished)} cells within (n = {span} seeds)")
+            unreproducible = int(
+                (
+                    (finished["verdict"] == "outside") & (finished["status"] == "not_reproducible")
+                ).sum()
+            )
+            text = f"{within} of {len(finished)} cells within"
+            if unreproducible:
+                text += f", {unreproducible} outside anchors their own code does not reproduce"
+            parts.append(f"{text} (n = {span} seed{'s' if span != '1' else ''})")
             ok &= failures(finished).empty
             done += len(finished)
     if claims:
