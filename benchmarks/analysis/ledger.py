@@ -100,8 +100,8 @@ def verdicts(runs: pd.DataFrame, anchors: list, claims: list):
     """(cells, claim checks, text, all within) of `runs` against `anchors` and `claims`: the
     comparison table and the claims' checks (None without anchors, claims), the summary ("k of n
     cells within, u outside anchors their own code does not reproduce (n = s seeds)", "k of n
-    claim checks hold") and whether every finished cell is
-    within and every finished check holds (False with nothing finished)."""
+    claim checks hold") and whether every finished cell is within and every finished check
+    holds (False with nothing finished)."""
     table = checked = None
     parts, ok, done = [], True, 0
     if anchors:
@@ -113,11 +113,8 @@ def verdicts(runs: pd.DataFrame, anchors: list, claims: list):
             span = (
                 f"{seeds.min()}" if seeds.min() == seeds.max() else f"{seeds.min()}-{seeds.max()}"
             )
-            unreproducible = int(
-                (
-                    (finished["verdict"] == "outside") & (finished["status"] == "not_reproducible")
-                ).sum()
-            )
+            outside = finished["verdict"] == "outside"
+            unreproducible = int((outside & (finished["status"] == "not_reproducible")).sum())
             text = f"{within} of {len(finished)} cells within"
             if unreproducible:
                 text += f", {unreproducible} outside anchors their own code does not reproduce"
