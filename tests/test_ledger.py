@@ -1,12 +1,10 @@
 """The fidelity ledger: every experiment and paper preset is listed with a source and status from
 benchmarks/analysis/fidelity.yaml; a store adds verify's verdicts."""
 
-import json
-
 from benchmarks import ledger as led
 from benchmarks.analysis.ledger import experiment_names, ledger, preset_names
 from benchmarks.analysis.outputs import output_dirs
-from tests.synthetic_store import complete
+from tests.synthetic_store import write_store
 
 
 def test_every_experiment_and_preset_has_an_entry(tmp_path, capsys):
@@ -34,24 +32,21 @@ def test_every_experiment_and_preset_has_an_entry(tmp_path, capsys):
 
 def test_a_store_adds_the_verify_verdicts(tmp_path):
     """Tree-NeighborsMatch cells within at r = 2 (2 seeds): the row is reproduced."""
-    for seed in (0, 1):
-        result = complete(
-            {
-                "config_hash": f"gcn{seed}",
-                "task": "tree_neighbors_match",
-                "model": "gcn",
-                "size/depth": 2,
-                "score_key": "train/acc",
-                "score": 1.0,
-                "train/acc": 1.0,
-                "seed": seed,
-                "config": {"model": {"last_layer_fa": False}, "seed": seed},
-            },
-            "tree_neighbors_match_quick",
-        )
-        path = tmp_path / "runs" / "tree_neighbors_match_quick" / result["config_hash"]
-        path.mkdir(parents=True)
-        (path / "result.json").write_text(json.dumps(result))
+    runs = [
+        {
+            "config_hash": f"gcn{seed}",
+            "task": "tree_neighbors_match",
+            "model": "gcn",
+            "size/depth": 2,
+            "score_key": "train/acc",
+            "score": 1.0,
+            "train/acc": 1.0,
+            "seed": seed,
+            "config": {"model": {"last_layer_fa": False}, "seed": seed},
+        }
+        for seed in (0, 1)
+    ]
+    write_store(tmp_path, "tree_neighbors_match_quick", runs)
     table = ledger(tmp_path, check_sweep=False).set_index("name")
     row = table.loc["tree_neighbors_match_quick"]
     assert row["verify"] == "1 of 1 cells within (n = 2 seeds)"
@@ -62,26 +57,18 @@ def test_a_store_adds_the_verify_verdicts(tmp_path):
 def test_the_verdict_counts_cells_outside_anchors_their_own_code_does_not_reproduce(tmp_path):
     """GCN on the ring at d = 3, ten times the published MSE: outside, and said to be outside an
     anchor that SWAN's own code does not reproduce, so the row does not fail."""
-    result = complete(
-        {
-            "config_hash": "ring3",
-            "task": "graph_transfer",
-            "model": "gcn",
-            "size/distance": 3,
-            "score_key": "test/mse",
-            "score": 4.57e-2,
-            "test/mse": 4.57e-2,
-            "seed": 100,
-            "config": {
-                "task": {"topology": "ring", "source_target": "published"},
-                "seed": 100,
-            },
-        },
-        "graph_transfer_quick",
-    )
-    path = tmp_path / "runs" / "graph_transfer_quick" / result["config_hash"]
-    path.mkdir(parents=True)
-    (path / "result.json").write_text(json.dumps(result))
+    ring = {
+        "config_hash": "ring3",
+        "task": "graph_transfer",
+        "model": "gcn",
+        "size/distance": 3,
+        "score_key": "test/mse",
+        "score": 4.57e-2,
+        "test/mse": 4.57e-2,
+        "seed": 100,
+        "config": {"task": {"topology": "ring", "source_target": "published"}, "seed": 100},
+    }
+    write_store(tmp_path, "graph_transfer_quick", [ring])
     row = ledger(tmp_path, check_sweep=False).set_index("name").loc["graph_transfer_quick"]
     assert row["verify"] == (
         "0 of 1 cells within, 1 outside anchors their own code does not reproduce (n = 1 seed)"

@@ -113,13 +113,13 @@ def verdicts(runs: pd.DataFrame, anchors: list, claims: list):
             span = (
                 f"{seeds.min()}" if seeds.min() == seeds.max() else f"{seeds.min()}-{seeds.max()}"
             )
-            outside = finished["verdict"] == "outside"
-            unreproducible = int((outside & (finished["status"] == "not_reproducible")).sum())
+            failed = failures(finished)
+            unreproducible = int((finished["verdict"] == "outside").sum()) - len(failed)
             text = f"{within} of {len(finished)} cells within"
             if unreproducible:
                 text += f", {unreproducible} outside anchors their own code does not reproduce"
             parts.append(f"{text} (n = {span} seed{'s' if span != '1' else ''})")
-            ok &= failures(finished).empty
+            ok &= failed.empty
             done += len(finished)
     if claims:
         checked = evaluate_claims(runs, claims)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
 import re
 import sys
@@ -106,8 +107,10 @@ M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter (malloc.h)
 MMAP_THRESHOLD_BYTES = 2 * 2**20
 
 
+@functools.cache
 def c_library() -> ctypes.CDLL | None:
-    """The process's C library, or None where ctypes cannot load it."""
+    """The process's C library, or None where ctypes cannot load it (looked up once: finding it
+    runs ``ldconfig``)."""
     try:
         return ctypes.CDLL(ctypes.util.find_library("c"))
     except (OSError, TypeError):
