@@ -27,6 +27,7 @@ import pandas as pd
 import yaml
 
 from benchmarks.analysis.runs import format_value, size_column
+from benchmarks.analysis.sweeps import lineage
 from benchmarks.core.errors import require
 
 ANCHORS = Path(__file__).with_name("anchors.yaml")
@@ -111,7 +112,7 @@ class Anchor:
         return self.status != "not_reproducible"
 
     def applies_to(self, experiment: str) -> bool:
-        return experiment in self.experiments or experiment.removesuffix(QUICK) in self.experiments
+        return any(name in self.experiments for name in lineage(experiment))
 
     def matches(self, runs: pd.DataFrame) -> pd.Series:
         """Which rows of a report run table (one row per run) this anchor is about."""
@@ -337,7 +338,7 @@ class Claim:
     source: str
 
     def applies_to(self, experiment: str) -> bool:
-        return experiment in self.experiments or experiment.removesuffix(QUICK) in self.experiments
+        return any(name in self.experiments for name in lineage(experiment))
 
     def describe(self) -> str:
         rule = CLAIM_RULES[self.rule].format(

@@ -22,9 +22,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from benchmarks.analysis.anchors import ANCHORS, QUICK, load_anchors, load_claims
+from benchmarks.analysis.anchors import ANCHORS, load_anchors, load_claims
 from benchmarks.analysis.runs import has_runs
-from benchmarks.analysis.sweeps import select_runs
+from benchmarks.analysis.sweeps import lineage, select_runs
 from benchmarks.analysis.verification import compare, evaluate_claims, failures
 from benchmarks.core.errors import require
 from benchmarks.engine.config import CONF_DIR
@@ -63,7 +63,7 @@ def preset_names(conf_dir: str | Path = CONF_DIR) -> list[str]:
 
 def experiment_entry(name: str, data: dict) -> dict | None:
     entries = data.get("experiments") or {}
-    return entries.get(name) or entries.get(name.removesuffix(QUICK))
+    return next((entries[n] for n in lineage(name) if n in entries), None)
 
 
 def preset_entry(name: str, data: dict) -> dict | None:

@@ -12,10 +12,12 @@ change a result (``benchmarks.engine.store.COSMETIC_KEYS``, ``hydra.*``) and wit
 
 from __future__ import annotations
 
+import functools
 import itertools
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from benchmarks.analysis.runs import add_variants, load_runs
 from benchmarks.engine.config import CONF_DIR
@@ -36,6 +38,19 @@ def sweep_source(experiment: str, conf_dir: Path = CONF_DIR) -> Path | None:
     experiment's store name is its file stem, ``<name>_quick`` included), or None."""
     path = Path(conf_dir) / "experiment" / f"{experiment}.yaml"
     return path if path.is_file() else None
+
+
+@functools.cache
+def lineage(experiment: str, conf_dir: Path = CONF_DIR) -> tuple[str, ...]:
+    """`experiment` and the experiments it extends through its ``defaults:`` list, nearest first
+    (``graph_transfer_line`` -> ``graph_transfer_line, graph_transfer``): an experiment shares the
+    anchors and the fidelity entry of the one it extends."""
+    path = sweep_source(experiment, conf_dir)
+    if path is None:
+        return (experiment,)
+    defaults = (yaml.safe_load(path.read_text()) or {}).get("defaults") or []
+    parents = [d for d in defaults if isinstance(d, str) and sweep_source(d, conf_dir)]
+    return (experiment, *itertools.chain.from_iterable(lineage(p, conf_dir) for p in parents))
 
 
 def sweep_params(experiment: str, conf_dir: Path = CONF_DIR) -> list[str] | str:

@@ -9,8 +9,9 @@ import math
 
 import pandas as pd
 
-from benchmarks.analysis.anchors import QUICK, STATUSES, Anchor, Claim
+from benchmarks.analysis.anchors import STATUSES, Anchor, Claim
 from benchmarks.analysis.summary import DDOF, summarise
+from benchmarks.analysis.sweeps import lineage
 
 VERDICTS = ("within", "outside", "not run")
 CLAIM_VERDICTS = ("holds", "does not hold", "not run")
@@ -137,7 +138,7 @@ def display(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def header(experiment: str, anchors: list[Anchor]) -> str:
-    base = experiment.removesuffix(QUICK)
+    base = lineage(experiment)[-1]
     rules = {a.tolerance.name: a.tolerance for a in anchors}
     lines = [
         f"{experiment} against the published numbers (benchmarks/analysis/anchors.yaml"
