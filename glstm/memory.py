@@ -37,6 +37,7 @@ import torch
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
+from glstm.node_products import matvec, outer
 from glstm.sparse import Adjacency, sddmm, spmm
 
 #: recomputes a layer's keys ``[H, N, d_k]`` and values ``[H, N, d_v]`` from its input
@@ -172,10 +173,8 @@ class RecurrentMemory(Memory):
 
     def step(self, adj, k, v, log_f, node_gate, entry_gate, q, remake=None):
         heads, n, dk = k.shape
-        # the outer products as a batched matmul (its backward: two more), not a broadcast
-        # product (whose backward reduces over broadcast dimensions, several times slower)
-        outer = self._values(v, node_gate)[..., :, None] @ k[..., None, :]  # [H, N, d_v + 1, d_k]
-        written = self.aggregate(adj, outer.view(heads, n, -1), entry_gate).view(outer.shape)
+        products = outer(self._values(v, node_gate), k)  # [H, N, d_v + 1, d_k]
+        written = self.aggregate(adj, products.view(heads, n, -1), entry_gate).view(products.shape)
         s = self._initial_state(k) if self.s is None else self.s
         if log_f is None:
             self.s = s + written
@@ -184,7 +183,7 @@ class RecurrentMemory(Memory):
             self.s = torch.addcmul(written.view(heads, n, -1), f, s.view(heads, n, -1)).view(
                 s.shape
             )
-        read = (self.s @ q[..., None]).squeeze(-1)  # [H, N, d_v + 1]
+        read = matvec(self.s, q)  # [H, N, d_v + 1]
         return read[..., :-1], read[..., -1]
 
     def state(self):

@@ -209,12 +209,16 @@ class Adjacency:
 def _mm(a: Tensor, x: Tensor, out: Tensor | None = None) -> Tensor:
     """Sparse ``a @ x`` written into `out` (default: a fresh tensor), whatever `out` held before.
 
-    ``addmm(..., out=)`` skips the copy of ``a @ x``; `out` is zero-filled first because on CUDA
-    it is handed to cuSPARSE as the input C of ``beta C + a x``, and ``beta = 0`` does not stop
-    NaN or Inf left in the buffer from reaching the result (torch's own CSR matmul allocates
-    zeros for C too, pytorch#63511).
+    ``addmm(..., out=)`` skips the copy of ``a @ x``. Off the CPU, `out` is zero-filled first: on
+    CUDA it is handed to cuSPARSE as the input C of ``beta C + a x``, and ``beta = 0`` does not
+    stop NaN or Inf left in the buffer from reaching the result (torch's own CSR matmul allocates
+    zeros for C too, pytorch#63511). The CPU kernel never reads C when ``beta = 0`` (tested by
+    poisoning the buffer with NaN), and the fill would cost a pass over the output.
     """
-    out = x.new_zeros(a.shape[0], x.shape[1]) if out is None else out.zero_()
+    if out is None:
+        out = x.new_empty(a.shape[0], x.shape[1])
+    if x.device.type != "cpu":
+        out.zero_()
     return torch.addmm(out, a, x, beta=0.0, out=out)
 
 

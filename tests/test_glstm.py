@@ -19,6 +19,7 @@ from benchmarks.core.errors import ConfigError
 from glstm import GLSTM, Adjacency
 from glstm.memory import form_costs
 from glstm.neighbourhoods import neighbourhood
+from glstm.node_products import matvec, outer
 from glstm.sparse import _torch_self_loops, sddmm, spmm
 
 CONF_MODEL = Path(__file__).resolve().parents[1] / "conf" / "model"
@@ -429,6 +430,31 @@ def test_sparse_products_gradcheck():
     assert torch.autograd.gradcheck(lambda w, x: spmm(w, x, adj), (w, x))
     assert torch.autograd.gradcheck(lambda x: spmm(None, x, adj), (x,))
     assert torch.autograd.gradcheck(lambda q, x: sddmm(q, x, adj), (q, x))
+
+
+def test_node_products_match_their_plain_forms_in_every_mode():
+    """outer and matvec against broadcasting: values, first and second derivatives (gradcheck,
+    gradgradcheck), forward mode (jacfwd) and vmap."""
+    gen = torch.Generator().manual_seed(0)
+    a, q = (torch.randn(2, 5, n, dtype=torch.double, generator=gen) for n in (3, 4))
+    s = torch.randn(2, 5, 3, 4, dtype=torch.double, generator=gen)
+    torch.testing.assert_close(outer(a, q), a[..., :, None] * q[..., None, :])
+    torch.testing.assert_close(matvec(s, q), (s @ q[..., None]).squeeze(-1))
+    inputs = [t.clone().requires_grad_() for t in (a, q, s)]
+    for fn, args in ((outer, inputs[:2]), (matvec, inputs[2:0:-1])):
+        assert torch.autograd.gradcheck(fn, args)
+        assert torch.autograd.gradgradcheck(fn, args)
+    plain_matvec = lambda s, q: (s @ q[..., None]).squeeze(-1)  # noqa: E731
+    torch.testing.assert_close(
+        torch.func.jacfwd(matvec, argnums=(0, 1))(s, q),
+        torch.func.jacfwd(plain_matvec, argnums=(0, 1))(s, q),
+    )
+    torch.testing.assert_close(
+        torch.func.jacrev(lambda a: outer(a, q))(a),
+        torch.func.jacrev(lambda a: a[..., :, None] * q[..., None, :])(a),
+    )
+    batched = torch.vmap(matvec, in_dims=(0, None))(s, q[0])
+    torch.testing.assert_close(batched, plain_matvec(s, q[0]))
 
 
 # -- options, validation, config -------------------------------------------------------------------

@@ -48,20 +48,26 @@ def test_deep_case_end_to_end(monkeypatch, capsys, recompute):
     flags = ["--recompute"] if recompute else []
     results = speed.main(["--cases", "tiny", "--warmup", "0", "--no-data", *flags])
     rows = results["cases"]["tiny"]["rows"]
-    assert set(rows) == {"gLSTM", "gLSTM linear maps only", "GCN"}
+    assert set(rows) == {"gLSTM", "gLSTM without its memory", "gLSTM linear maps only", "GCN"}
     assert rows["gLSTM"]["form"] in ("parallel", "recurrent")
     assert rows["gLSTM linear maps only"]["params"] == rows["gLSTM"]["params"]
     assert results["recompute"] is recompute
     assert rows["gLSTM"]["recompute"] is recompute
     assert not rows["gLSTM linear maps only"]["recompute"] and not rows["GCN"]["recompute"]
     notes = f"{rows['gLSTM']['form']}, recompute" if recompute else rows["gLSTM"]["form"]
-    assert f"| gLSTM ({notes}) |" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"| gLSTM ({notes}) |" in out
+    floor = rows["gLSTM linear maps only"]["median_ms"]
+    ratio = rows["gLSTM without its memory"]["median_ms"] / floor
+    assert f"gLSTM without its memory {ratio:.2f}x" in out
 
 
 def test_recompute_reaches_only_glstm_rows():
-    glstm, floor, gcn = (speed.with_recompute(c) for c in speed.CASES["tree_8"][2])
-    assert glstm.overrides[-1] == floor.overrides[-1] == "+model.recompute=true"
-    assert gcn == speed.CASES["tree_8"][2][2]
+    glstm, memoryless, floor, gcn = (speed.with_recompute(c) for c in speed.CASES["tree_8"][2])
+    assert {glstm.overrides[-1], memoryless.overrides[-1], floor.overrides[-1]} == {
+        "+model.recompute=true"
+    }
+    assert gcn == speed.CASES["tree_8"][2][3]
     ring = speed.with_recompute(speed.CASES["ring_64"][2][0])
     assert ring.overrides == ["model=glstm_paper/glstm_ring", "+model.recompute=true"]
 
@@ -190,3 +196,18 @@ def test_sensitivity_benchmark_builds_and_measures_on_one_device():
     torch.testing.assert_close(
         torch.tensor(sens.nodes.sens.to_numpy()), reference, rtol=1e-4, atol=1e-6
     )
+
+
+def test_the_row_without_memory_still_trains_every_projection():
+    """The "without its memory" row leaves out only the memory: every row of every weight matrix
+    still gets a gradient (keys, values and gates included), so its step does the layer's whole
+    backward pass."""
+    contender = next(c for c in speed.CASES["tree_4"][2] if c.without_memory)
+    trainer = speed.Trainer(["task=tree_neighbors_match", "task.depth=2"], contender)
+    trainer.task.loss(trainer.net(trainer.batch), trainer.batch).backward()
+    missing = [
+        name
+        for name, p in trainer.net.named_parameters()
+        if p.grad is None or (p.dim() == 2 and not (p.grad != 0).any(-1).all())
+    ]
+    assert not missing

@@ -23,7 +23,10 @@ allocated by libraries behind torch's back (e.g. MKL's sparse workspaces) is not
 On the deep graphs, "gLSTM linear maps only" runs every gLSTM layer's dense maps and nothing else
 (its projections to k, v, the gates and the query halves, stacked into one matmul, and its output
 map, with the residual), forward and backward, on the same batch: a lower bound on gLSTM's step
-that no form of its memory can go below.
+that no form of its memory can go below. "gLSTM without its memory" runs the whole layer (norms,
+gates, stabiliser, query, output map) with the memory's write and read left out (each layer reads
+its own values): what the layer costs on top of the floor before any memory. Below each of these
+tables: gLSTM's step and that row as multiples of the floor.
 
 With ``--recompute`` every gLSTM row runs with ``recompute=true`` (each layer recomputed in the
 backward pass, only its output and memory writes kept: :class:`~glstm.block.GLSTMBlock`); the
@@ -55,7 +58,7 @@ from torch.profiler import ProfilerActivity, profile
 from benchmarks.engine.runner import prepare
 from benchmarks.speed import run_config
 from benchmarks.tasks import NAR
-from glstm.memory import RecurrentMemory
+from glstm.memory import Memory, RecurrentMemory
 from glstm.neighbourhoods import layer_neighbourhoods
 
 
@@ -70,12 +73,25 @@ class NaiveRecurrentMemory(RecurrentMemory):
         return outer.new_zeros(heads, n, width).index_add_(1, adj.row, per_edge)
 
 
+class NoMemory(Memory):
+    """No memory: a layer reads back its own values, ``num = v`` and
+    ``den = 1 + exp(k . q + log f + i)`` (above the layer's clamp at 1, so that every projection
+    gets a gradient): the layer without its memory."""
+
+    def step(self, adj, k, v, log_f, node_gate, entry_gate, q, remake=None):
+        score = (k * q).sum(-1)
+        for gate in (log_f, node_gate):
+            score = score if gate is None else score + gate
+        return v, 1.0 + score.exp()
+
+
 @dataclass
 class Contender:
     name: str
     overrides: list[str]
     naive: bool = False
     linear_maps_only: bool = False
+    without_memory: bool = False
 
 
 def with_recompute(contender: Contender) -> Contender:
@@ -162,6 +178,7 @@ for depth in range(4, 9):
         ["task=tree_neighbors_match", f"task.depth={depth}"],
         [
             Contender("gLSTM", TREE_GLSTM),
+            Contender("gLSTM without its memory", TREE_GLSTM, without_memory=True),
             Contender("gLSTM linear maps only", TREE_GLSTM, linear_maps_only=True),
             Contender("GCN", ["model=gcn", "model.dim=32"]),
         ],
@@ -173,6 +190,9 @@ for distance in (16, 32, 64):
         ["task=ring_transfer", f"task.distance={distance}"],
         [
             Contender("gLSTM", ["model=glstm_paper/glstm_ring"]),
+            Contender(
+                "gLSTM without its memory", ["model=glstm_paper/glstm_ring"], without_memory=True
+            ),
             Contender(
                 "gLSTM linear maps only", ["model=glstm_paper/glstm_ring"], linear_maps_only=True
             ),
@@ -215,6 +235,8 @@ class Trainer:
         self.task, self.net, num_layers, self.device = prepare(cfg)
         if contender.naive:
             self.net.model.memory_class = lambda form: NaiveRecurrentMemory
+        if contender.without_memory:
+            self.net.model.memory_class = lambda form: NoMemory
         self.linear_maps_only = contender.linear_maps_only
         self.optimizer = torch.optim.AdamW(self.net.parameters(), lr=1e-3)
         self.data = self.task.generate(cfg.data_seed)["train"]
@@ -360,7 +382,16 @@ def report(results: dict) -> str:
                 f"{row['median_ms'] / gcn:.2f} | {row['params']:,} |"
             )
         if "gLSTM naive" not in rows:
-            lines += ["", f"{rows['GCN']['nodes']:,} nodes per batch ({case['repeats']} reps)", ""]
+            lines += ["", f"{rows['GCN']['nodes']:,} nodes per batch ({case['repeats']} reps)"]
+            floor = rows.get("gLSTM linear maps only")
+            if floor:
+                ratios = [
+                    f"{key} {rows[key]['median_ms'] / floor['median_ms']:.2f}x"
+                    for key in ("gLSTM", "gLSTM without its memory")
+                    if key in rows
+                ]
+                lines.append(f"step as a multiple of the linear-maps floor: {', '.join(ratios)}")
+            lines.append("")
             continue
         par, naive, rec = rows["gLSTM parallel"], rows["gLSTM naive"], rows["gLSTM recurrent"]
         lines += [
