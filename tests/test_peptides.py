@@ -283,3 +283,92 @@ def test_head_depth_dropout_and_pooling_by_hand():
         Peptides("func", head_dropout=1.0)
     with pytest.raises(ConfigError, match="^task.pooling: must be one of"):
         Peptides("func", pooling="max")
+
+
+def test_laplacian_pe_is_the_unnormalised_laplacians_eigenpairs():
+    """A 5-node path (distinct eigenvalues) against networkx's Laplacian and numpy's eigh: the
+    k = 3 smallest pairs, the constant eigenvector first, unit norm, equal up to each
+    eigenvector's sign; with k = 7 > N the last two frequencies are NaN."""
+    import networkx as nx
+    import numpy as np
+    from torch_geometric.data import Data
+    from torch_geometric.utils import from_networkx
+
+    from benchmarks.tasks.laplacian_pe import AddLaplacianPE
+
+    path = nx.path_graph(5)
+    values, vectors = np.linalg.eigh(nx.laplacian_matrix(path).toarray().astype(float))
+    edge_index = from_networkx(path).edge_index
+    pe = AddLaplacianPE(3)(Data(edge_index=edge_index, num_nodes=5)).laplacian_pe
+    assert pe.shape == (5, 6)
+    ours = pe[:, :3].numpy()
+    signs = np.sign((ours * vectors[:, :3]).sum(0))
+    np.testing.assert_allclose(ours * signs, vectors[:, :3], atol=1e-6)
+    np.testing.assert_allclose(np.abs(ours[:, 0]), 1 / np.sqrt(5), atol=1e-6)
+    np.testing.assert_allclose(
+        pe[:, 3:].numpy(), np.tile(np.clip(values[:3], 0, None), (5, 1)), atol=1e-6
+    )
+    padded = AddLaplacianPE(7)(Data(edge_index=edge_index, num_nodes=5)).laplacian_pe
+    assert padded[:, 5:7].isnan().all() and padded[:, 12:].isnan().all()
+    assert not padded[:, :5].isnan().any() and not padded[:, 7:12].isnan().any()
+
+
+def test_laplacian_pe_encoder_by_hand():
+    """pe_u = sum over the present frequencies of ReLU(W2 ReLU(W1 [s phi; lambda] + b1) + b2):
+    absent (NaN) frequencies add nothing; evaluation keeps the signs, training flips them per
+    frequency for the whole batch."""
+    from benchmarks.tasks.laplacian_pe import LaplacianPEEncoder
+
+    torch.manual_seed(0)
+    encoder = LaplacianPEEncoder(3, 4).eval()
+    pe = torch.tensor(
+        [
+            [0.5, -0.2, float("nan"), 0.0, 1.5, float("nan")],
+            [-0.5, 0.7, float("nan"), 0.0, 1.5, float("nan")],
+        ]
+    )
+    first, _, second, _ = encoder.deep_set
+
+    def term(vector, value):
+        hidden = torch.relu(first(torch.tensor([vector, value])))
+        return torch.relu(second(hidden))
+
+    expected = torch.stack([term(0.5, 0.0) + term(-0.2, 1.5), term(-0.5, 0.0) + term(0.7, 1.5)])
+    torch.testing.assert_close(encoder(pe), expected)
+    encoder.train()
+    outputs = {tuple(encoder(pe)[0].tolist()) for _ in range(40)}
+    flips = {
+        tuple((term(a * 0.5, 0.0) + term(b * -0.2, 1.5)).tolist())
+        for a in (1.0, -1.0)
+        for b in (1.0, -1.0)
+    }
+    assert len(outputs) > 1  # signs drawn afresh each training call
+    for out in outputs:
+        assert any(torch.allclose(torch.tensor(out), torch.tensor(f)) for f in flips)
+
+
+def test_lappe_reaches_the_encoder_beside_the_atoms(lrgb_root):
+    cfg = peptides_config(
+        lrgb_root, "struct", "gcn", "task.positional_encoding=lappe", "model.dim=24"
+    )
+    task, net, num_layers, _ = prepare(cfg)
+    graphs = generate_data(task, 0, num_layers)["train"]
+    assert (lrgb_root / "peptides-struct" / "processed_lappe10").is_dir()
+    assert graphs.x.shape[1] == 9 + 2 * 10 and graphs.x.dtype == torch.float
+    net.eval()
+    batch = graphs.batch(torch.arange(2))
+    encoded = net.encoder(batch)
+    assert encoded.shape == (batch.num_nodes, 24)
+    atoms_only = net.encoder.atoms(batch.x[:, :9].long())
+    torch.testing.assert_close(encoded[:, :8], atoms_only)  # 24 - 16 atom columns, then LapPE
+    torch.testing.assert_close(encoded[:, 8:], net.encoder.lappe(batch.x[:, 9:]))
+    too_narrow = peptides_config(lrgb_root, "struct", "gcn", "task.positional_encoding=lappe")
+    with pytest.raises(ConfigError, match="model.dim: must exceed 16"):
+        prepare(too_narrow)
+
+
+@pytest.mark.parametrize("experiment", ["peptides", "peptides_glstm"])
+def test_the_paper_experiments_encode_func_with_rwse_and_struct_with_lappe(experiment):
+    for name, encoding in (("func", "rwse"), ("struct", "lappe")):
+        cfg = compose_config([f"experiment={experiment}", f"task.name={name}"])
+        assert cfg.task.positional_encoding == encoding

@@ -7,8 +7,10 @@ split. Peptides-func: 10 binary labels per peptide (multilabel classification), 
 precision (AP). Peptides-struct: 11 standardised 3D-structure targets per peptide (regression),
 loss and metric the mean absolute error (MAE). The readout is Tönshoff et al.'s (2023): mean
 pooling, then a 3-layer MLP with GELU (options: the head's depth and dropout, sum pooling).
-Optional random-walk structural encoding (RWSE, Dwivedi et al. 2022): node u gets the return
-probabilities (RW^k)_uu, k = 1..K, of the random walk RW = D^-1 A.
+Optional positional encodings: the random-walk structural encoding (RWSE, Dwivedi et al. 2022),
+node u's return probabilities (RW^k)_uu, k = 1..K, of the random walk RW = D^-1 A; or GraphGPS's
+Laplacian encoding (LapPE: eigenvectors and eigenvalues of L = D - A through a DeepSet,
+benchmarks/tasks/laplacian_pe.py).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from torch_geometric.transforms import AddRandomWalkPE
 from benchmarks.core.errors import ConfigError, check_choice, require
 from benchmarks.tasks.base import Task, check_positive, per_graph_mean
 from benchmarks.tasks.graph_list import GraphList
+from benchmarks.tasks.laplacian_pe import AddLaplacianPE, LaplacianPEEncoder
 from benchmarks.tasks.readouts import PooledReadout
 
 # OGB's vocabularies (ogb.utils.features.get_atom_feature_dims / get_bond_feature_dims).
@@ -34,6 +37,8 @@ ATOM_VOCABULARY = (119, 5, 12, 12, 10, 6, 6, 2, 2)
 BOND_VOCABULARY = (5, 6, 2)
 OUTPUTS = {"func": 10, "struct": 11}
 RAW_FILES = ("train.pt", "val.pt", "test.pt")
+ENCODINGS = ("none", "rwse", "lappe")
+LAPPE_DIM = 16  # d_pe of Tönshoff et al.'s and the gLSTM code's LapPE
 
 
 class CategoricalEmbedding(nn.Module):
@@ -58,26 +63,40 @@ class CategoricalEmbedding(nn.Module):
 
 
 class AtomEncoder(nn.Module):
-    """x_u = sum_c E_c[atom_uc] + Linear(BatchNorm(rwse_u)): batch -> [N, dim].
+    """The atoms and their positional encoding: batch -> [N, dim].
 
-    `batch.x` [N, 9 + K]: the 9 OGB atom categories, then K RWSE columns (K = pe_steps; none
-    without RWSE). The encoding is added to the atom embedding (GraphGPS concatenates a
-    28-wide one instead; the sum keeps every width valid); BatchNorm on the raw RWSE as GraphGPS's
-    `raw_norm_type: BatchNorm`.
+    - none: x_u = sum_c E_c[atom_uc];
+    - RWSE (`pe_steps` K > 0): x_u = sum_c E_c[atom_uc] + Linear(BatchNorm(rwse_u)), the encoding
+      added to the atom embedding (GraphGPS concatenates a 28-wide one instead; the sum keeps
+      every width valid), BatchNorm on the raw RWSE as GraphGPS's `raw_norm_type: BatchNorm`;
+    - LapPE (`lappe_frequencies` k > 0): x_u = [sum_c E_c[atom_uc] (dim - 16 wide); LapPE_u
+      (16 wide)], concatenated as GraphGPS's `Atom+LapPE` encoder.
+
+    `batch.x` [N, 9 + K or 9 + 2k]: the 9 OGB atom categories, then the encoding's columns.
     """
 
-    def __init__(self, dim: int, pe_steps: int = 0):
+    def __init__(self, dim: int, pe_steps: int = 0, lappe_frequencies: int = 0):
         super().__init__()
-        self.atoms = CategoricalEmbedding(ATOM_VOCABULARY, dim)
-        self.pe = (
+        atom_dim = dim - LAPPE_DIM if lappe_frequencies else dim
+        require(
+            atom_dim > 0,
+            "model.dim",
+            f"must exceed {LAPPE_DIM} with task.positional_encoding=lappe (its {LAPPE_DIM} "
+            f"columns are concatenated to the atom embedding), got {dim}",
+        )
+        self.atoms = CategoricalEmbedding(ATOM_VOCABULARY, atom_dim)
+        self.rwse = (
             nn.Sequential(nn.BatchNorm1d(pe_steps), nn.Linear(pe_steps, dim)) if pe_steps else None
         )
+        self.lappe = LaplacianPEEncoder(lappe_frequencies, LAPPE_DIM) if lappe_frequencies else None
 
     def forward(self, batch) -> Tensor:
         columns = len(ATOM_VOCABULARY)
-        h = self.atoms(batch.x[:, :columns].long())  # [N, dim]
-        if self.pe is not None:
-            h = h + self.pe(batch.x[:, columns:].float())
+        h = self.atoms(batch.x[:, :columns].long())
+        if self.rwse is not None:
+            h = h + self.rwse(batch.x[:, columns:].float())
+        if self.lappe is not None:
+            h = torch.cat([h, self.lappe(batch.x[:, columns:].float())], -1)
         return h
 
 
@@ -93,19 +112,34 @@ class BondEncoder(nn.Module):
 
 
 class PeptidesDataset(LRGBDataset):
-    """PyG's LRGBDataset (its download, raw layout and processing); with RWSE the processed
-    files (the encoding computed once, as a pre-transform) go to their own directory,
-    `<root>/<name>/processed_rwse<K>`, beside the plain `processed`."""
+    """PyG's LRGBDataset (its download, raw layout and processing); with a positional encoding
+    the processed files (the encoding computed once, as a pre-transform) go to their own
+    directory, `<root>/<name>/processed_rwse<K>` or `processed_lappe<k>`, beside the plain
+    `processed`.
 
-    def __init__(self, root: str, name: str, split: str, pe_steps: int = 0):
-        self.pe_steps = pe_steps
-        pre_transform = AddRandomWalkPE(walk_length=pe_steps) if pe_steps else None
+    Args:
+        encoding: "none", "rwse" or "lappe".
+        size: K (RWSE walk lengths) or k (LapPE frequencies).
+    """
+
+    def __init__(self, root: str, name: str, split: str, encoding: str = "none", size: int = 0):
+        self.encoding, self.size = encoding, size
+        pre_transform = None
+        if encoding == "rwse":
+            pre_transform = AddRandomWalkPE(walk_length=size)
+        elif encoding == "lappe":
+            pre_transform = AddLaplacianPE(size)
         super().__init__(root, name, split, pre_transform=pre_transform)
 
     @property
     def processed_dir(self) -> str:
         plain = super().processed_dir
-        return f"{plain}_rwse{self.pe_steps}" if self.pe_steps else plain
+        return plain if self.encoding == "none" else f"{plain}_{self.encoding}{self.size}"
+
+    def encoding_columns(self) -> Tensor | None:
+        """The encoding's per-node columns over the whole split (None without one)."""
+        key = {"none": None, "rwse": "random_walk_pe", "lappe": "laplacian_pe"}[self.encoding]
+        return None if key is None else self._data[key]
 
 
 class Peptides(Task):
@@ -119,10 +153,14 @@ class Peptides(Task):
     Args:
         name: "func" (10-label AP) or "struct" (11-target MAE).
         root: the dataset directory.
-        positional_encoding: "none" or "rwse" (random-walk return probabilities added to the
-            atom embedding; GraphGPS's and the gLSTM paper's Peptides-func encoding).
+        positional_encoding: "none", "rwse" (random-walk return probabilities added to the
+            atom embedding; Tönshoff et al.'s and the gLSTM code's Peptides-func encoding) or
+            "lappe" (Laplacian eigenvectors through a DeepSet, 16 columns concatenated to the atom
+            embedding; their Peptides-struct encoding).
         pe_steps: K, the RWSE walk lengths 1..K: 20 as GraphGPS (`times_func: range(1, 21)`),
             Tönshoff et al. and the gLSTM Peptides-func config.
+        pe_frequencies: k, the LapPE eigenpairs: 10 as their Peptides-struct configs
+            (`max_freqs: 10`).
         num_layers: default 6, Tönshoff et al.'s tuned GCN depth on both tasks (their GINE uses
             8, GatedGCN 10, gLSTM 27 / 23: those presets set model.num_layers themselves).
         head_layers: Linears of the graph head (default 3, Tönshoff et al.'s; the gLSTM and
@@ -146,6 +184,7 @@ class Peptides(Task):
         root: str = "data/lrgb",
         positional_encoding: str = "none",
         pe_steps: int = 20,
+        pe_frequencies: int = 10,
         num_layers: int | None = None,
         head_layers: int = 3,
         head_dropout: float = 0.0,
@@ -160,12 +199,14 @@ class Peptides(Task):
         self.head_dropout = float(head_dropout)
         self.pooling = check_choice("task.pooling", pooling, ("mean", "sum"))
         self.variant = check_choice("task.name", name, tuple(OUTPUTS))
-        check_choice("task.positional_encoding", positional_encoding, ("none", "rwse"))
+        self.encoding = check_choice("task.positional_encoding", positional_encoding, ENCODINGS)
         self.kind = "multilabel" if name == "func" else "regression"
         self.whole_split = name == "func"
         self.root = Path(root)
         pe_steps = check_positive("task.pe_steps", pe_steps)
+        pe_frequencies = check_positive("task.pe_frequencies", pe_frequencies)
         self.pe_steps = pe_steps if positional_encoding == "rwse" else 0
+        self.pe_frequencies = pe_frequencies if positional_encoding == "lappe" else 0
         self.num_layers = check_positive("task.num_layers", 6 if num_layers is None else num_layers)
         self.size = {}
 
@@ -178,12 +219,14 @@ class Peptides(Task):
         return "ap" if self.variant == "func" else "mae"
 
     def generate(self, seed: int) -> dict[str, GraphList]:
-        """The published splits as GraphLists; with RWSE, x = [atom categories, RWSE] (float)."""
+        """The published splits as GraphLists; with an encoding, x = [atom categories, the
+        encoding's columns] (float)."""
         out = {}
         for split, dataset in self.load().items():
             graphs = GraphList.from_dataset(dataset)
-            if self.pe_steps:
-                graphs.x = torch.cat([graphs.x.float(), dataset._data.random_walk_pe], -1)
+            columns = dataset.encoding_columns()
+            if columns is not None:
+                graphs.x = torch.cat([graphs.x.float(), columns], -1)
             out[split] = graphs
         return out
 
@@ -200,7 +243,9 @@ class Peptides(Task):
         )
         try:
             return {
-                split: PeptidesDataset(str(self.root), self.dataset_name, split, self.pe_steps)
+                split: PeptidesDataset(
+                    str(self.root), self.dataset_name, split, self.encoding, self.encoding_size
+                )
                 for split in self.splits
             }
         except (OSError, zipfile.BadZipFile, RuntimeError, pickle.UnpicklingError) as err:
@@ -211,6 +256,10 @@ class Peptides(Task):
                     f"failed ({reason}); {self.where_to_get_it()}"
                 ) from None
             raise ConfigError(f"task.root: cannot read {raw_dir}: {reason}") from None
+
+    @property
+    def encoding_size(self) -> int:
+        return self.pe_steps or self.pe_frequencies
 
     def where_to_get_it(self) -> str:
         key = self.dataset_name.lower()
@@ -223,7 +272,7 @@ class Peptides(Task):
         )
 
     def make_encoder(self, dim: int) -> nn.Module:
-        return AtomEncoder(dim, self.pe_steps)
+        return AtomEncoder(dim, self.pe_steps, self.pe_frequencies)
 
     def make_edge_encoder(self, dim: int) -> nn.Module:
         return BondEncoder(dim)
