@@ -2,6 +2,7 @@
 tolerance rules, condition matching, and the published points in the report's figure."""
 
 import json
+import math
 
 import pytest
 
@@ -339,6 +340,36 @@ def test_graph_transfer_status_and_published_std(tmp_path, capsys):
     assert "outside (anchor not reproducible by its public code: see below)" in printed
     assert "gives GCN test MSE 0.023-0.025" in printed
     assert "16-point grid" in printed  # the A-DGN anchors' note
+
+
+def test_a_grid_anchor_meets_our_best_grid_point(tmp_path):
+    """SWAN's A-DGN value is the best of its grid by test MSE (`selected: best`): of our four
+    grid points at ring d = 3 only the best is compared; GCN's anchor (one setting's mean) keeps
+    a row per variant."""
+    grid = {0.6: 2e-2, 0.2: 5e-5, 0.5: 1.2e-3, 0.1: 3e-4}  # published best: 4.43e-5
+    runs = [
+        transfer_run("adgn", "ring", 3, 100, mse, source_target="published")
+        | {"config_hash": f"adgn{epsilon}"}
+        for epsilon, mse in grid.items()
+    ]
+    for run, epsilon in zip(runs, grid, strict=True):
+        run["config"]["model"] = {"_target_": "x.ADGN", "epsilon": epsilon}
+    gcn = [
+        transfer_run("gcn", "line", 3, 100, mse, source_target="published")
+        | {"config_hash": f"gcn{dim}"}
+        for dim, mse in ((32, 1e-4), (64, 2e-4))
+    ]
+    for run, dim in zip(gcn, (32, 64), strict=True):
+        run["config"]["model"] = {"_target_": "x.GCN", "dim": dim}
+    write_store(tmp_path, "graph_transfer_adgn_grid", runs + gcn)
+    table, _ = ver.verify("graph_transfer_adgn_grid", tmp_path, check_sweep=False)
+    adgn = table[(table["model"] == "adgn") & (table["size"] == "distance=3")]
+    (ring,) = adgn[adgn["conditions"].str.contains("topology=ring")].to_dict("records")
+    assert "epsilon=0.2" in ring["variant"] and ring["n"] == 1
+    assert ring["mean"] == pytest.approx(math.log10(5e-5)) and ring["verdict"] == "within"
+    assert "the best of 4 variants by test/mse" in ring["note"]
+    line = table[(table["model"] == "gcn") & (table["size"] == "distance=3")]
+    assert len(line[line["conditions"].str.contains("topology=line")]) == 2
 
 
 # ------------------------------------------------------------------------------------------------

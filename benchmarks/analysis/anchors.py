@@ -1,13 +1,18 @@
 """The published numbers our experiments are checked against: ``anchors.yaml`` beside this
 module, with their sources and tolerance rules.
 
-An anchor names the experiments it applies to; ``<name>_quick`` is checked against the anchors of
-``<name>`` (same tasks and models, fewer sizes and seeds). An anchor group is one model on one
+An anchor names the experiments it applies to; an experiment that extends another through its
+``defaults:`` (``<name>_quick``, ``graph_transfer_line``) is checked against the anchors of the one
+it extends. An anchor group is one model on one
 task, with one published value per problem size (``size`` and ``points``) or one ``value`` for a
 task without a size, the ``conditions`` a run must have (flattened result keys, e.g.
 ``config.model.last_layer_fa``), a tolerance rule and a source; optionally what the published
-number was trained on (``published_as``), a ``note`` on how it was produced, and its
-reproducibility ``status`` with the ``evidence`` for it (:data:`STATUSES`).
+number was trained on (``published_as``), a ``note`` on how it was produced, its
+reproducibility ``status`` with the ``evidence`` for it (:data:`STATUSES`), and how the published
+number was ``selected`` (:data:`SELECTIONS`): ``mean``, the mean over seeds of one setting (the
+default), or ``best``, the best of a grid of settings by the score itself (the published value of
+a grid search that selected on the test set), which verify compares with the best of our
+variants.
 
 The file's ``absent`` map gives the value a run ran with when its result lacks a key (an option
 added after it was stored, whose default it ran with). Its ``claims`` are the qualitative
@@ -39,6 +44,9 @@ STATUSES = {
     "reproducible": "reproduced by its public code",
     "not_reproducible": "not reproducible by its public code",
 }
+# How a published number was selected: one setting's mean over seeds; the best of a grid of
+# settings by the score itself.
+SELECTIONS = ("mean", "best")
 
 
 @dataclass(frozen=True)
@@ -105,6 +113,7 @@ class Anchor:
     status: str = "unchecked"
     evidence: str | None = None
     absent: tuple[tuple[str, object], ...] = ()
+    selected: str = "mean"
 
     @property
     def reproducible(self) -> bool:
@@ -217,6 +226,8 @@ def load_anchors(path: str | Path = ANCHORS) -> tuple[list[Anchor], dict[str, di
             f"{where}.evidence",
             f"a status of {status} needs its evidence",
         )
+        selected = group.get("selected", "mean")
+        require(selected in SELECTIONS, f"{where}.selected", f"must be one of {SELECTIONS}")
         for size, published in points.items():
             value, std = (published, None) if np.isscalar(published) else published
             require(
@@ -241,6 +252,7 @@ def load_anchors(path: str | Path = ANCHORS) -> tuple[list[Anchor], dict[str, di
                     status=status,
                     evidence=_text(group.get("evidence")),
                     absent=absent,
+                    selected=selected,
                 )
             )
     return anchors, sources
@@ -251,7 +263,7 @@ def _text(value) -> str | None:
 
 
 def anchors_for(experiment: str, path: str | Path = ANCHORS) -> list[Anchor]:
-    """The anchors that apply to `experiment` (and to `<experiment>` without `_quick`)."""
+    """The anchors that apply to `experiment` (and to the experiments it extends)."""
     return [a for a in load_anchors(path)[0] if a.applies_to(experiment)]
 
 

@@ -25,7 +25,8 @@ SHORT_STATUS = {
 def compare(runs: pd.DataFrame, anchors: list[Anchor]) -> pd.DataFrame:
     """One row per anchor and variant of our matching runs (one `not run` row when none match):
     ours (mean, std with ddof = 1, n, on the tolerance's scale), published (value, std, on the
-    same scale), difference, bound and verdict."""
+    same scale), difference, bound and verdict. For an anchor ``selected: best`` (the best of a
+    published grid), only our best variant by the score is compared, as the paper selected."""
     rows = []
     for a in anchors:
         base = {
@@ -49,6 +50,12 @@ def compare(runs: pd.DataFrame, anchors: list[Anchor]) -> pd.DataFrame:
             continue
         scores = a.tolerance.transform(ours[a.score_key].astype(float))
         cells = summarise(ours.assign(score=scores, score_key=a.score_key))
+        selection = ""
+        if a.selected == "best" and len(cells) > 1:
+            higher = bool(ours["higher_is_better"].iloc[0]) if "higher_is_better" in ours else False
+            best = cells["mean"].idxmax() if higher else cells["mean"].idxmin()
+            selection = f"the best of {len(cells)} variants by {a.score_key}, as published"
+            cells = cells.loc[[best]]
         at_limit = (
             ours.assign(hit=ours["stopped"] == "max_epochs").groupby("variant")["hit"].sum()
             if "stopped" in ours
@@ -69,7 +76,15 @@ def compare(runs: pd.DataFrame, anchors: list[Anchor]) -> pd.DataFrame:
                     "bound": bound,
                     "verdict": "within" if abs(difference) <= bound else "outside",
                     # a run cut by its epoch (round) budget did not finish its protocol
-                    "note": f"{hit} of {int(cell['n'])} runs hit the epoch limit" if hit else "",
+                    "note": "; ".join(
+                        filter(
+                            None,
+                            [
+                                selection,
+                                hit and f"{hit} of {int(cell['n'])} runs hit the epoch limit",
+                            ],
+                        )
+                    ),
                 }
             )
     columns = ["task", "model", "variant", "size", "conditions", "score_key", "mean", "std", "n"]
