@@ -29,17 +29,30 @@ def _row_times(vector: Tensor, matrix: Tensor) -> Tensor:
     return (vector.unsqueeze(-2) @ matrix).squeeze(-2)
 
 
-class _Outer(torch.autograd.Function):
-    generate_vmap_rule = True
+def _bilinear_jvp(product, a: Tensor, b: Tensor, d_a: Tensor | None, d_b: Tensor | None):
+    """The tangent of a bilinear ``product(a, b)``: ``product(d_a, b) + product(a, d_b)``, a
+    ``None`` tangent adding nothing."""
+    if d_a is None:
+        return product(a, d_b)
+    return product(d_a, b) if d_b is None else product(d_a, b) + product(a, d_b)
 
-    @staticmethod
-    def forward(a: Tensor, b: Tensor) -> Tensor:
-        return a.unsqueeze(-1) * b.unsqueeze(-2)
+
+class _Bilinear(torch.autograd.Function):
+    """A product of two inputs, linear in each: both are saved for the backward and forward
+    modes; a vmap rule is generated."""
+
+    generate_vmap_rule = True
 
     @staticmethod
     def setup_context(ctx, inputs, output):
         ctx.save_for_backward(*inputs)
         ctx.save_for_forward(*inputs)
+
+
+class _Outer(_Bilinear):
+    @staticmethod
+    def forward(a: Tensor, b: Tensor) -> Tensor:
+        return a.unsqueeze(-1) * b.unsqueeze(-2)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
@@ -50,25 +63,13 @@ class _Outer(torch.autograd.Function):
 
     @staticmethod
     def jvp(ctx, d_a: Tensor | None, d_b: Tensor | None):
-        a, b = ctx.saved_tensors
-        out = None if d_a is None else outer(d_a, b)
-        if d_b is not None:
-            part = outer(a, d_b)
-            out = part if out is None else out + part
-        return out
+        return _bilinear_jvp(outer, *ctx.saved_tensors, d_a, d_b)
 
 
-class _MatVec(torch.autograd.Function):
-    generate_vmap_rule = True
-
+class _MatVec(_Bilinear):
     @staticmethod
     def forward(s: Tensor, q: Tensor) -> Tensor:
         return _row_times(q, s.mT)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        ctx.save_for_backward(*inputs)
-        ctx.save_for_forward(*inputs)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
@@ -79,12 +80,7 @@ class _MatVec(torch.autograd.Function):
 
     @staticmethod
     def jvp(ctx, d_s: Tensor | None, d_q: Tensor | None):
-        s, q = ctx.saved_tensors
-        out = None if d_s is None else matvec(d_s, q)
-        if d_q is not None:
-            part = matvec(s, d_q)
-            out = part if out is None else out + part
-        return out
+        return _bilinear_jvp(matvec, *ctx.saved_tensors, d_s, d_q)
 
 
 def outer(a: Tensor, b: Tensor) -> Tensor:
