@@ -63,6 +63,9 @@ def compare(runs: pd.DataFrame, anchors: list[Anchor]) -> pd.DataFrame:
         )
         for _, cell in cells.iterrows():
             hit = int(at_limit.get(cell["variant"], 0))
+            # a run cut by its epoch (round) budget did not finish its protocol
+            notes = [selection] if selection else []
+            notes += [f"{hit} of {int(cell['n'])} runs hit the epoch limit"] if hit else []
             difference = cell["mean"] - base["published"]
             bound = a.tolerance.bound(cell["std"], base["published_std"])
             rows.append(
@@ -75,16 +78,7 @@ def compare(runs: pd.DataFrame, anchors: list[Anchor]) -> pd.DataFrame:
                     "difference": difference,
                     "bound": bound,
                     "verdict": "within" if abs(difference) <= bound else "outside",
-                    # a run cut by its epoch (round) budget did not finish its protocol
-                    "note": "; ".join(
-                        filter(
-                            None,
-                            [
-                                selection,
-                                hit and f"{hit} of {int(cell['n'])} runs hit the epoch limit",
-                            ],
-                        )
-                    ),
+                    "note": "; ".join(notes),
                 }
             )
     columns = ["task", "model", "variant", "size", "conditions", "score_key", "mean", "std", "n"]
