@@ -145,6 +145,14 @@ def test_pages_have_their_blocks_and_name_no_internal_brief():
         assert not re.search(r"\bSPEC\b", text)
 
 
+def test_every_experiment_has_its_section_in_reproducing():
+    """Each conf/experiment/<name>.yaml has its generated section (command, status, deviations,
+    verify table) in docs/reproducing.md."""
+    names = pages.block_names((ROOT / "docs" / "reproducing.md").read_text())
+    experiments = sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml"))
+    assert [n for n in experiments if f"experiment-{n}" not in names] == []
+
+
 def test_committed_pages_match_the_reference():
     files = sorted(REFERENCE.glob("*.jsonl"))
     if not files:
