@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+import torch_geometric.nn
 from sklearn.metrics import average_precision_score
 from torch_geometric.datasets import LRGBDataset
 
@@ -372,3 +373,30 @@ def test_the_paper_experiments_encode_func_with_rwse_and_struct_with_lappe(exper
     for name, encoding in (("func", "rwse"), ("struct", "lappe")):
         cfg = compose_config([f"experiment={experiment}", f"task.name={name}"])
         assert cfg.task.positional_encoding == encoding
+
+
+# The codes' protocols: (experiment, dataset) -> (pooling, grad clip, epochs, plateau patience)
+CODE_PROTOCOLS = {
+    ("peptides_drew", "func"): ("mean", None, 300, 20),
+    ("peptides_drew", "struct"): ("mean", None, 300, 20),
+    ("peptides_kgcn_ssm", "func"): ("mean", 1.0, 1500, 100),
+    ("peptides_kgcn_ssm", "struct"): ("sum", None, 1500, 100),
+}
+
+
+@pytest.mark.parametrize(("experiment", "name"), sorted(CODE_PROTOCOLS))
+def test_drew_and_kgcn_ssm_run_their_codes_protocols(lrgb_root, experiment, name):
+    cfg = compose_config(
+        [f"experiment={experiment}", f"task.name={name}", f"task.root={lrgb_root}"]
+    )
+    pooling, clip, epochs, plateau = CODE_PROTOCOLS[experiment, name]
+    assert cfg.task.get("pooling", "mean") == pooling  # mean: the class default
+    assert (cfg.train.grad_clip, cfg.train.max_epochs) == (clip, epochs)
+    assert cfg.train.scheduler == "plateau" and cfg.train.plateau_patience == plateau
+    assert cfg.train.plateau_monitor == "loss" and cfg.train.batch_size == 128
+    assert cfg.task.head_layers == 1 and cfg.task.positional_encoding == "none"
+    task, net, num_layers, _ = prepare(cfg)
+    batch = generate_data(task, 0, num_layers)["train"].batch(torch.arange(4))
+    assert net(batch).shape == (4, OUTPUTS[name])
+    linears = (torch.nn.Linear, torch_geometric.nn.Linear)
+    assert sum(isinstance(m, linears) for m in net.readout.modules()) == 1
