@@ -1,7 +1,6 @@
 """`verify` on a synthetic store: cells within, outside and not run, the exit status, the
 tolerance rules, condition matching, and the published points in the report's figure."""
 
-import json
 import math
 
 import pytest
@@ -12,7 +11,7 @@ from benchmarks.analysis.anchors import published
 from benchmarks.analysis.outputs import output_dirs
 from benchmarks.analysis.styles import published_style
 from benchmarks.core.errors import ConfigError
-from tests.synthetic_store import complete
+from tests.synthetic_store import write_store
 
 
 def result(model: str, depth: int, seed: int, acc: float, fa: bool = False) -> dict:
@@ -37,14 +36,6 @@ def result(model: str, depth: int, seed: int, acc: float, fa: bool = False) -> d
             "seed": seed,
         },
     }
-
-
-def write_store(root, experiment: str, results: list[dict]):
-    for r in results:
-        path = root / "runs" / experiment / r["config_hash"]
-        path.mkdir(parents=True)
-        (path / "result.json").write_text(json.dumps(complete(r, experiment)))
-    return root
 
 
 def cells(table, model: str, size: str, conditions: str = ""):
